@@ -1,0 +1,22 @@
+"""The ROS-free SAM 2 streaming engine (numpy + a backend; no torch, no rclpy)."""
+
+from sam2_ros.engine.errors import (
+    BackendError,
+    ExportError,
+    InvalidInputError,
+    ModelDirError,
+    Sam2RosError,
+)
+from sam2_ros.engine.results import FrameResult, ObjectResult
+from sam2_ros.engine.tracker import Sam2Tracker
+
+__all__ = [
+    "BackendError",
+    "ExportError",
+    "FrameResult",
+    "InvalidInputError",
+    "ModelDirError",
+    "ObjectResult",
+    "Sam2RosError",
+    "Sam2Tracker",
+]

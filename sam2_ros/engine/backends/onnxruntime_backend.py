@@ -1,0 +1,90 @@
+"""ONNX Runtime backend (CPU by default; any installed execution provider by option)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sam2_ros.engine.backends.base import Backend, Component
+from sam2_ros.engine.errors import BackendError, ModelDirError
+from sam2_ros.engine.manifest import ComponentSpec
+
+_DTYPES = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)": "int64"}
+
+
+class OnnxRuntimeComponent(Component):
+    """A component run by an ``onnxruntime.InferenceSession``."""
+
+    def __init__(self, spec: ComponentSpec, session: Any) -> None:
+        super().__init__(spec)
+        self.session = session
+        self._output_names = [o.name for o in spec.outputs]
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            values = self.session.run(self._output_names, dict(feeds))
+        except Exception as exc:
+            raise BackendError(f"onnxruntime failed to run {self.spec.name}: {exc}") from exc
+        return dict(zip(self._output_names, values))
+
+
+class OnnxRuntimeBackend(Backend):
+    """Loads ``.onnx`` components with onnxruntime.
+
+    Options: ``providers`` (list, default ``["CPUExecutionProvider"]``).
+    """
+
+    name = "onnxruntime"
+
+    def load(self, model_dir: Path, spec: ComponentSpec) -> Component:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - a runtime dependency
+            raise BackendError("onnxruntime is not installed: pip install onnxruntime") from exc
+        if spec.format != "onnx":
+            raise BackendError(f"backend onnxruntime cannot load {spec.name} in format {spec.format!r}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            options.intra_op_num_threads = int(self.threads)
+            options.inter_op_num_threads = 1
+        providers = list(self.options.get("providers", ["CPUExecutionProvider"]))
+        missing = [p for p in providers if p not in ort.get_available_providers()]
+        if missing:
+            raise BackendError(f"onnxruntime execution provider(s) not available: {', '.join(missing)}")
+        path = model_dir / spec.file
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:
+            raise ModelDirError(f"{path} could not be loaded by onnxruntime: {exc}") from exc
+        _check_interface(spec, session)
+        return OnnxRuntimeComponent(spec, session)
+
+
+def _check_interface(spec: ComponentSpec, session: Any) -> None:
+    """The graph's inputs/outputs must be the manifest's, in name, dtype and fixed dims."""
+    for kind, declared, actual in (
+        ("input", spec.inputs, session.get_inputs()),
+        ("output", spec.outputs, session.get_outputs()),
+    ):
+        by_name = {a.name: a for a in actual}
+        for tensor in declared:
+            got = by_name.get(tensor.name)
+            if got is None:
+                raise ModelDirError(
+                    f"{spec.file}: {kind} {tensor.name!r} listed in model.yaml is not in the ONNX graph "
+                    f"(it has {sorted(by_name)})"
+                )
+            dtype = _DTYPES.get(got.type, got.type)
+            if dtype != tensor.dtype:
+                raise ModelDirError(f"{spec.file}: {kind} {tensor.name!r} is {dtype}, model.yaml says {tensor.dtype}")
+            if len(got.shape) != len(tensor.shape):
+                raise ModelDirError(f"{spec.file}: {kind} {tensor.name!r} has rank {len(got.shape)}, model.yaml says {len(tensor.shape)}")
+            for d_graph, d_manifest in zip(got.shape, tensor.shape):
+                if isinstance(d_manifest, int) and isinstance(d_graph, int) and d_graph != d_manifest:
+                    raise ModelDirError(
+                        f"{spec.file}: {kind} {tensor.name!r} has shape {got.shape}, model.yaml says {list(tensor.shape)}"
+                    )

@@ -1,0 +1,290 @@
+"""The model directory format: ``model.yaml`` (a versioned manifest) plus the files it lists.
+
+A model directory holds four ONNX components, one ``.npz`` of small host-side tensors and
+the manifest. :func:`load_model_dir` checks all of it (version, required fields, files
+present, SHA-256, tensor shapes) and raises :class:`ModelDirError` naming the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from sam2_ros.engine.errors import ModelDirError
+
+MANIFEST_NAME = "model.yaml"
+MANIFEST_FORMAT = "sam2_ros.model"
+MANIFEST_VERSION = 1
+COMPONENT_NAMES = ("image_encoder", "mask_decoder", "memory_encoder", "memory_attention")
+EXPORT_HINT = "Re-export it with `sam2-ros-export --checkpoint ... --config ... --output DIR`."
+
+Dim = int | str  # a fixed size, or the name of a dynamic axis
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (ints, or strings for dynamic axes) and dtype of one tensor."""
+
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One exported model file and its interface."""
+
+    name: str
+    file: str
+    sha256: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    format: str = "onnx"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """SAM 2 settings the streaming glue needs (names follow ``SAM2Base``)."""
+
+    image_size: int
+    backbone_stride: int
+    hidden_dim: int
+    mem_dim: int
+    num_maskmem: int
+    max_obj_ptrs_in_encoder: int
+    max_cond_frames_in_attn: int
+    memory_temporal_stride_for_eval: int
+    sigmoid_scale_for_mem_enc: float
+    sigmoid_bias_for_mem_enc: float
+    binarize_mask_from_pts_for_mem_enc: bool
+    use_mask_input_as_output_without_sam: bool
+    multimask_output_in_sam: bool
+    multimask_min_pt_num: int
+    multimask_max_pt_num: int
+    multimask_output_for_tracking: bool
+    use_multimask_token_for_obj_ptr: bool
+    dynamic_multimask_via_stability: bool
+    dynamic_multimask_stability_delta: float
+    dynamic_multimask_stability_thresh: float
+    soft_no_obj_ptr: bool
+    fixed_no_obj_ptr: bool
+    add_tpos_enc_to_obj_ptrs: bool
+    proj_tpos_enc_in_obj_ptrs: bool
+    use_signed_tpos_enc_to_obj_ptrs: bool
+    only_obj_ptrs_in_the_past_for_eval: bool
+    use_no_obj_embed_spatial: bool
+    memory_dtype: str = "bfloat16"
+
+    @property
+    def embed_size(self) -> int:
+        """Side of the image embedding (image_size / backbone_stride)."""
+        return self.image_size // self.backbone_stride
+
+    @property
+    def low_res_size(self) -> int:
+        """Side of the low-resolution mask logits (4x the embedding)."""
+        return 4 * self.embed_size
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed, checked ``model.yaml``."""
+
+    version: int
+    settings: ModelSettings
+    pixel_mean: tuple[float, float, float]
+    pixel_std: tuple[float, float, float]
+    components: dict[str, ComponentSpec]
+    host_tensors_file: str
+    host_tensors_sha256: str
+    host_tensor_shapes: dict[str, tuple[int, ...]]
+    random_weights: bool
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as written to ``model.yaml``."""
+        return {
+            "format": MANIFEST_FORMAT,
+            "version": self.version,
+            "random_weights": self.random_weights,
+            "source": dict(self.source),
+            "preprocessing": {
+                "image_size": self.settings.image_size,
+                "resize": "PIL bicubic to image_size x image_size (as sam2.utils.misc)",
+                "pixel_scale": "1/255",
+                "mean": list(self.pixel_mean),
+                "std": list(self.pixel_std),
+            },
+            "settings": asdict(self.settings),
+            "components": {
+                name: {
+                    "file": spec.file,
+                    "format": spec.format,
+                    "sha256": spec.sha256,
+                    "inputs": [_tensor_to_dict(t) for t in spec.inputs],
+                    "outputs": [_tensor_to_dict(t) for t in spec.outputs],
+                }
+                for name, spec in self.components.items()
+            },
+            "host_tensors": {
+                "file": self.host_tensors_file,
+                "sha256": self.host_tensors_sha256,
+                "tensors": {k: list(v) for k, v in self.host_tensor_shapes.items()},
+            },
+        }
+
+
+def _tensor_to_dict(spec: TensorSpec) -> dict[str, Any]:
+    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _require(mapping: Any, key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ModelDirError(f"{where}: missing required field '{key}'. {EXPORT_HINT}")
+    return mapping[key]
+
+
+def _parse_tensor(raw: Any, where: str) -> TensorSpec:
+    name = _require(raw, "name", where)
+    shape = _require(raw, "shape", where)
+    if not isinstance(shape, list) or not all(isinstance(d, (int, str)) for d in shape):
+        raise ModelDirError(f"{where}: shape of {name!r} must be a list of ints or axis names")
+    return TensorSpec(str(name), tuple(shape), str(raw.get("dtype", "float32")))
+
+
+def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
+    """Build a :class:`Manifest` from plain data, checking every field."""
+    if not isinstance(raw, dict):
+        raise ModelDirError(f"{source} is not a mapping. {EXPORT_HINT}")
+    fmt = raw.get("format")
+    if fmt != MANIFEST_FORMAT:
+        raise ModelDirError(f"{source}: format is {fmt!r}, expected {MANIFEST_FORMAT!r}. {EXPORT_HINT}")
+    version = raw.get("version")
+    if version != MANIFEST_VERSION:
+        raise ModelDirError(
+            f"{source}: manifest version {version!r} is not supported by this sam2_ros "
+            f"(it reads version {MANIFEST_VERSION}). {EXPORT_HINT}"
+        )
+    settings_raw = _require(raw, "settings", source)
+    try:
+        settings = ModelSettings(**settings_raw)
+    except TypeError as exc:
+        raise ModelDirError(f"{source}: bad 'settings' section ({exc}). {EXPORT_HINT}") from exc
+    pre = _require(raw, "preprocessing", source)
+    mean = tuple(float(x) for x in _require(pre, "mean", f"{source}: preprocessing"))
+    std = tuple(float(x) for x in _require(pre, "std", f"{source}: preprocessing"))
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ModelDirError(f"{source}: preprocessing mean/std must be 3 values, std > 0")
+    if int(_require(pre, "image_size", f"{source}: preprocessing")) != settings.image_size:
+        raise ModelDirError(f"{source}: preprocessing.image_size disagrees with settings.image_size")
+    comps_raw = _require(raw, "components", source)
+    components: dict[str, ComponentSpec] = {}
+    for name in COMPONENT_NAMES:
+        comp = _require(comps_raw, name, f"{source}: components")
+        where = f"{source}: components.{name}"
+        components[name] = ComponentSpec(
+            name=name,
+            file=str(_require(comp, "file", where)),
+            sha256=str(_require(comp, "sha256", where)),
+            inputs=tuple(_parse_tensor(t, where) for t in _require(comp, "inputs", where)),
+            outputs=tuple(_parse_tensor(t, where) for t in _require(comp, "outputs", where)),
+            format=str(comp.get("format", "onnx")),
+        )
+    host = _require(raw, "host_tensors", source)
+    shapes = {
+        str(k): tuple(int(d) for d in v)
+        for k, v in _require(host, "tensors", f"{source}: host_tensors").items()
+    }
+    return Manifest(
+        version=version,
+        settings=settings,
+        pixel_mean=mean,  # type: ignore[arg-type]
+        pixel_std=std,  # type: ignore[arg-type]
+        components=components,
+        host_tensors_file=str(_require(host, "file", f"{source}: host_tensors")),
+        host_tensors_sha256=str(_require(host, "sha256", f"{source}: host_tensors")),
+        host_tensor_shapes=shapes,
+        random_weights=bool(raw.get("random_weights", False)),
+        source=dict(raw.get("source") or {}),
+    )
+
+
+def _safe_member(model_dir: Path, name: str) -> Path:
+    path = (model_dir / name).resolve()
+    if model_dir.resolve() not in path.parents:
+        raise ModelDirError(f"{MANIFEST_NAME}: file {name!r} points outside the model directory")
+    return path
+
+
+def expected_host_tensor_shapes(settings: ModelSettings) -> dict[str, tuple[int, ...]]:
+    """The host tensors the engine needs, with the shapes ``settings`` implies."""
+    c, cm = settings.hidden_dim, settings.mem_dim
+    return {
+        "no_mem_embed": (c,),
+        "maskmem_tpos_enc": (settings.num_maskmem, cm),
+        "no_obj_ptr": (c,),
+        "no_obj_embed_spatial": (cm,),
+        "obj_ptr_tpos_proj_weight": (cm, c if settings.proj_tpos_enc_in_obj_ptrs else cm),
+        "obj_ptr_tpos_proj_bias": (cm,),
+        "mask_downsample_weight": (4, 4),
+        "mask_downsample_bias": (1,),
+    }
+
+
+def load_model_dir(model_dir: str | Path, verify_hashes: bool = True) -> tuple[Manifest, dict[str, np.ndarray]]:
+    """Read and check a model directory; return its manifest and host tensors."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelDirError(f"model directory not found: {model_dir}. {EXPORT_HINT}")
+    manifest_path = model_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise ModelDirError(f"{model_dir} has no {MANIFEST_NAME}: not a sam2_ros model directory. {EXPORT_HINT}")
+    try:
+        raw = yaml.safe_load(manifest_path.read_text())
+    except yaml.YAMLError as exc:
+        raise ModelDirError(f"{manifest_path} is not valid YAML: {exc}") from exc
+    manifest = parse_manifest(raw, str(manifest_path))
+
+    files = [(spec.file, spec.sha256, f"component {spec.name}") for spec in manifest.components.values()]
+    files.append((manifest.host_tensors_file, manifest.host_tensors_sha256, "host tensors"))
+    for name, sha, what in files:
+        path = _safe_member(model_dir, name)
+        if not path.is_file():
+            raise ModelDirError(f"{model_dir}: {what} file {name!r} is missing. {EXPORT_HINT}")
+        if verify_hashes:
+            actual = sha256_of(path)
+            if actual != sha:
+                raise ModelDirError(
+                    f"{model_dir}: {what} file {name!r} does not match its SHA-256 in "
+                    f"{MANIFEST_NAME} (expected {sha[:12]}..., found {actual[:12]}...): "
+                    f"the file is corrupt or was replaced. {EXPORT_HINT}"
+                )
+
+    try:
+        with np.load(_safe_member(model_dir, manifest.host_tensors_file), allow_pickle=False) as npz:
+            tensors = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files}
+    except Exception as exc:
+        raise ModelDirError(f"{model_dir}: host tensors could not be read: {exc}") from exc
+    for name, shape in expected_host_tensor_shapes(manifest.settings).items():
+        if name not in tensors:
+            raise ModelDirError(f"{model_dir}: host tensor {name!r} is missing. {EXPORT_HINT}")
+        if tensors[name].shape != shape or manifest.host_tensor_shapes.get(name) != shape:
+            raise ModelDirError(
+                f"{model_dir}: host tensor {name!r} has shape {tensors[name].shape}, "
+                f"expected {shape} for these settings. {EXPORT_HINT}"
+            )
+    return manifest, tensors

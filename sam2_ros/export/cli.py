@@ -1,0 +1,89 @@
+"""Command line of the export tool (``sam2-ros-export``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from sam2_ros.engine.errors import ExportError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``sam2-ros-export``."""
+    parser = argparse.ArgumentParser(
+        prog="sam2-ros-export",
+        description="Export a SAM 2 / SAM 2.1 checkpoint to a sam2_ros model directory "
+        "(four ONNX components, host tensors and a model.yaml manifest).",
+    )
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--checkpoint", type=Path, help="official or fine-tuned SAM 2 .pt checkpoint")
+    weights.add_argument(
+        "--random-init",
+        type=int,
+        metavar="SEED",
+        help="seeded random weights instead of a checkpoint (tests and demos; masks mean nothing)",
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="config name (sam2.1_hiera_t, sam2.1_hiera_s, sam2.1_hiera_b+, sam2.1_hiera_l, "
+        "sam2_hiera_*) or the path of a SAM 2 model YAML",
+    )
+    parser.add_argument("--image-size", type=int, default=None, help="input size (default: the config's)")
+    parser.add_argument("--output", type=Path, required=True, help="model directory to write")
+    parser.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    parser.add_argument(
+        "--no-postprocessing",
+        action="store_true",
+        help="export without the video predictor's post-processing "
+        "(dynamic multimask fallback, binarised click masks in memory)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads during export")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the export; return a process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    log = logging.getLogger("sam2_ros.export")
+    try:
+        from sam2_ros.export.writer import check_output_dir
+
+        check_output_dir(args.output, args.force)
+        try:
+            import torch
+        except ImportError as exc:
+            raise ExportError(
+                "the export tool needs torch and the official sam2 package; "
+                "run scripts/setup_env.sh (see README.md)"
+            ) from exc
+        from sam2_ros.export.builder import build_model, default_threads
+        from sam2_ros.export.writer import write_model_dir
+
+        torch.set_num_threads(args.threads or default_threads())
+        start = time.monotonic()
+        built = build_model(
+            args.config,
+            checkpoint=args.checkpoint,
+            random_init_seed=args.random_init,
+            image_size=args.image_size,
+            postprocessing=not args.no_postprocessing,
+        )
+        manifest = write_model_dir(built, args.output, force=args.force)
+    except ExportError as exc:
+        print(f"sam2-ros-export: error: {exc}", file=sys.stderr)
+        return 2
+    log.info(
+        "wrote %s (%s, image size %d%s) in %.1f s",
+        args.output,
+        built.config_name,
+        manifest.settings.image_size,
+        ", RANDOM WEIGHTS" if manifest.random_weights else "",
+        time.monotonic() - start,
+    )
+    return 0

@@ -1,0 +1,181 @@
+"""Stateless torch wrappers around SAM 2's four video components, ready for ONNX export.
+
+The split follows SAM 2's own seams (``forward_image``, ``memory_attention``,
+``_forward_sam_heads``, ``_encode_new_memory``). Everything that holds state or flips
+near zero (memory selection, multimask choice, object-score gating, binarisation,
+temporal encodings) stays on the host, in :mod:`sam2_ros.engine`.
+
+Memory attention is re-expressed with real-valued rotary tables (SAM 2 uses complex
+tensors, which no ONNX exporter supports); the arithmetic is the same.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sam2.modeling.position_encoding import compute_axial_cis
+
+
+class ImageEncoderComponent(nn.Module):
+    """image [1,3,S,S] (normalised) -> high-res features, image embedding, its position encoding."""
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        self.sam = sam
+
+    def forward(self, image: torch.Tensor):
+        out = self.sam.forward_image(image)
+        fpn = out["backbone_fpn"]
+        pos = out["vision_pos_enc"]
+        return fpn[0], fpn[1], fpn[2], pos[-1]
+
+
+class MaskDecoderComponent(nn.Module):
+    """Prompt encoder + mask decoder + object-pointer head, all four output tokens.
+
+    Points are in model-input pixels (0..S); label -1 pads. ``has_mask_input`` (0 or 1)
+    selects between ``mask_input`` (low-res logits) and the learned no-mask embedding.
+    """
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        self.sam = sam
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        high_res_feats_0: torch.Tensor,
+        high_res_feats_1: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ):
+        prompt_encoder = self.sam.sam_prompt_encoder
+        decoder = self.sam.sam_mask_decoder
+        sparse = prompt_encoder._embed_points(point_coords, point_labels, pad=True)
+        b, _, h, w = image_embeddings.shape
+        no_mask = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(b, -1, h, w)
+        with_mask = prompt_encoder.mask_downscaling(mask_input)
+        dense = has_mask_input * with_mask + (1.0 - has_mask_input) * no_mask
+        masks, iou_pred, mask_tokens_out, object_score_logits = decoder.predict_masks(
+            image_embeddings=image_embeddings,
+            image_pe=prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            repeat_image=False,
+            high_res_features=[high_res_feats_0, high_res_feats_1],
+        )
+        object_pointers = self.sam.obj_ptr_proj(mask_tokens_out)
+        return masks, iou_pred, object_pointers, object_score_logits
+
+
+class MemoryEncoderComponent(nn.Module):
+    """(raw image embedding, mask already scaled for memory) -> memory features and position encoding."""
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__()
+        self.sam = sam
+
+    def forward(self, image_embeddings: torch.Tensor, mask_for_memory: torch.Tensor):
+        out = self.sam.memory_encoder(image_embeddings, mask_for_memory, skip_mask_sigmoid=True)
+        return out["vision_features"], out["vision_pos_enc"][0]
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate adjacent channel pairs of ``x`` [..., N, D] by angles with cos/sin [N, D/2]."""
+    pairs = x.reshape(*x.shape[:-1], -1, 2)
+    real, imag = pairs[..., 0], pairs[..., 1]
+    out = torch.stack((real * cos - imag * sin, real * sin + imag * cos), dim=-1)
+    return out.flatten(-2)
+
+
+def _rope_attention(
+    attn: nn.Module,
+    q: torch.Tensor,
+    k_rope: torch.Tensor,
+    k_plain: torch.Tensor | None,
+    v: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+) -> torch.Tensor:
+    """SAM 2's RoPEAttention.forward with real-valued rotary tables.
+
+    ``k_rope`` holds whole frames of HW tokens each (rotated with the frame's tables);
+    ``k_plain`` (object-pointer tokens) is not rotated.
+    """
+    heads = attn.num_heads
+    q = attn._separate_heads(attn.q_proj(q), heads)
+    k = attn._separate_heads(attn.k_proj(k_rope), heads)
+    q = _rotate(q, cos, sin)
+    b, nh, n_k, d = k.shape
+    hw = cos.shape[0]
+    k = _rotate(k.reshape(b, nh, n_k // hw, hw, d), cos, sin).reshape(b, nh, n_k, d)
+    if k_plain is not None:
+        k = torch.cat([k, attn._separate_heads(attn.k_proj(k_plain), heads)], dim=2)
+    v = attn._separate_heads(attn.v_proj(v), heads)
+    out = F.scaled_dot_product_attention(q, k, v)
+    return attn.out_proj(attn._recombine_heads(out))
+
+
+class MemoryAttentionComponent(nn.Module):
+    """Condition the current image embedding on a variable number of memories and pointers.
+
+    Inputs (batch-first): image embedding [B,C,h,w], its position encoding [1,C,h,w],
+    spatial memories [B, M*h*w, Cm] with their encodings, pointer tokens [B, P, Cm] with
+    their encodings. Output: conditioned embedding [B,C,h,w].
+    """
+
+    def __init__(self, sam: nn.Module, feat_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.attention = sam.memory_attention
+        first = self.attention.layers[0]
+        head_dim = first.self_attn.internal_dim // first.self_attn.num_heads
+        theta = 10000.0
+        cis = compute_axial_cis(dim=head_dim, end_x=feat_hw[1], end_y=feat_hw[0], theta=theta)
+        self.register_buffer("rope_cos", cis.real.clone(), persistent=False)
+        self.register_buffer("rope_sin", cis.imag.clone(), persistent=False)
+        for layer in self.attention.layers:
+            for attn in (layer.self_attn, layer.cross_attn_image):
+                if not math.isclose(getattr(attn, "compute_cis").keywords["theta"], theta):
+                    raise ValueError("rope_theta other than 10000 is not supported")
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        image_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        object_pointers: torch.Tensor,
+        object_pointers_pos: torch.Tensor,
+    ) -> torch.Tensor:
+        b, c, h, w = image_embeddings.shape
+        curr = image_embeddings.flatten(2).transpose(1, 2)  # [B, HW, C]
+        curr_pos = image_pos.flatten(2).transpose(1, 2).expand(b, -1, -1)
+        output = curr
+        if self.attention.pos_enc_at_input:
+            output = output + 0.1 * curr_pos
+        cos, sin = self.rope_cos, self.rope_sin
+        for layer in self.attention.layers:
+            # self-attention
+            tgt2 = layer.norm1(output)
+            q = k = tgt2 + curr_pos if layer.pos_enc_at_attn else tgt2
+            output = output + _rope_attention(layer.self_attn, q, k, None, tgt2, cos, sin)
+            # cross-attention to memories and pointers
+            tgt2 = layer.norm2(output)
+            q = tgt2 + curr_pos if layer.pos_enc_at_cross_attn_queries else tgt2
+            if layer.pos_enc_at_cross_attn_keys:
+                k_mem, k_ptr = memory + memory_pos, object_pointers + object_pointers_pos
+            else:
+                k_mem, k_ptr = memory, object_pointers
+            v = torch.cat([memory, object_pointers], dim=1)
+            output = output + _rope_attention(layer.cross_attn_image, q, k_mem, k_ptr, v, cos, sin)
+            # feed-forward
+            tgt2 = layer.norm3(output)
+            output = output + layer.linear2(layer.activation(layer.linear1(tgt2)))
+        output = self.attention.norm(output)
+        return output.transpose(1, 2).reshape(b, c, h, w)
