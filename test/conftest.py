@@ -1,0 +1,61 @@
+"""Shared fixtures: seeded random SAM 2 checkpoints, exported through the real export CLI.
+
+Models are built once per test session (``sam2.1_hiera_t`` at 256 px; 1024 px only for the
+test that needs it) in a pytest temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # the official predictor's progress bars
+
+CONFIG = "sam2.1_hiera_t"
+SMALL = 256
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """A checkpoint and the model directory exported from it."""
+
+    checkpoint: Path
+    model_dir: Path
+    image_size: int
+
+
+def _export(tmp_root: Path, name: str, image_size: int, **checkpoint_kwargs) -> ExportedModel:
+    import torch
+
+    from sam2_ros.export.cli import main as export_main
+    from sam2_ros.reference import make_random_checkpoint
+
+    torch.set_num_threads(2)
+    ckpt = make_random_checkpoint(tmp_root / f"{name}.pt", CONFIG, image_size=image_size, **checkpoint_kwargs)
+    out = tmp_root / name
+    code = export_main(
+        ["--checkpoint", str(ckpt), "--config", CONFIG, "--image-size", str(image_size), "--output", str(out), "-q"]
+    )
+    assert code == 0, "export failed"
+    return ExportedModel(ckpt, out, image_size)
+
+
+@pytest.fixture(scope="session")
+def model_small(tmp_path_factory) -> ExportedModel:
+    """sam2.1_hiera_t at 256 px, seeded random weights, memory-path parameters enlarged."""
+    return _export(tmp_path_factory.mktemp("models"), "hiera_t_256", SMALL, seed=0)
+
+
+@pytest.fixture(scope="session")
+def model_small_occluded(tmp_path_factory) -> ExportedModel:
+    """As ``model_small`` but the object-score head is shifted negative: objects read as occluded."""
+    return _export(tmp_path_factory.mktemp("models"), "hiera_t_256_occluded", SMALL, seed=0, object_score_offset=-6.0)
+
+
+@pytest.fixture(scope="session")
+def model_1024(tmp_path_factory) -> ExportedModel:
+    """sam2.1_hiera_t at its native 1024 px."""
+    return _export(tmp_path_factory.mktemp("models"), "hiera_t_1024", 1024, seed=3)

@@ -1,0 +1,214 @@
+"""Parity of the streaming engine with Meta's official ``SAM2VideoPredictor``.
+
+Both run the same seeded random checkpoint (memory-path parameters enlarged, so glue
+mistakes are visible), the same synthetic clip and the same prompts. The official predictor
+is driven as a stream: it tracks one frame at a time and prompts land only on frames it has
+reached. After every step, for every object: low-res mask logits and object pointers agree
+within 1e-4 (absolute) and the visible/occluded decision is identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from sam2_ros.engine import Sam2Tracker
+from sam2_ros.reference import OfficialStream, build_official_predictor
+from sam2_ros.synthetic import generate_clip
+
+LOGIT_TOL = 1e-4
+POINTER_TOL = 1e-4
+# The official predictor uses min(num_frames, 16) object pointers; a live stream has no
+# end, so the reference is always given at least 16 frames (only the first ones may be tracked).
+MIN_LOADED_FRAMES = 16
+
+
+@dataclass
+class ParityRecord:
+    """What a scenario saw: worst errors and every (frame, obj, visible) decision."""
+
+    max_logit_error: float = 0.0
+    max_pointer_error: float = 0.0
+    decisions: list[tuple[int, int, bool]] = field(default_factory=list)
+    steps: int = 0
+
+
+def _compare(step: str, frame: int, engine_result, reference, record: ParityRecord) -> None:
+    assert set(engine_result.objects) == set(reference), f"{step}: object ids differ"
+    for obj_id, ref in reference.items():
+        got = engine_result.objects[obj_id]
+        logit_err = float(np.max(np.abs(got.low_res_logits - ref.low_res_logits)))
+        ptr_err = float(np.max(np.abs(got.object_pointer - ref.object_pointer)))
+        assert logit_err <= LOGIT_TOL, f"{step}: object {obj_id} logits differ by {logit_err:.3g}"
+        assert ptr_err <= POINTER_TOL, f"{step}: object {obj_id} pointer differs by {ptr_err:.3g}"
+        assert got.visible == (ref.object_score > 0), f"{step}: object {obj_id} visibility differs"
+        record.max_logit_error = max(record.max_logit_error, logit_err)
+        record.max_pointer_error = max(record.max_pointer_error, ptr_err)
+        record.decisions.append((frame, obj_id, got.visible))
+    record.steps += 1
+
+
+def run_scenario(model, num_frames: int, script: dict, seed: int = 1, tmp_path=None, tracker=None) -> ParityRecord:
+    """Run ``script`` ({frame: [action, ...]}) through the engine and the official predictor.
+
+    Actions: ("points", id, points, labels[, accumulate]), ("box", id, box),
+    ("mask", id, mask), ("remove", id).
+    """
+    clip = generate_clip(seed, num_frames=max(num_frames, MIN_LOADED_FRAMES))
+    engine = tracker or Sam2Tracker.from_model_dir(model.model_dir, threads=2)
+    predictor = build_official_predictor(model.checkpoint, image_size=model.image_size)
+    stream = OfficialStream(predictor, clip.frames, workdir=tmp_path)
+    record = ParityRecord()
+    try:
+        for t in range(num_frames):
+            _compare(f"frame {t} track", t, engine.track(clip.frames[t]), stream.track(), record)
+            for action in script.get(t, []):
+                kind, obj_id = action[0], action[1]
+                step = f"frame {t} {kind} {obj_id}"
+                if kind == "points":
+                    accumulate = len(action) > 4 and action[4]
+                    got = engine.add_prompt(obj_id, points=action[2], labels=action[3])
+                    ref = stream.add_points(obj_id, points=action[2], labels=action[3], accumulate=accumulate)
+                elif kind == "box":
+                    got = engine.add_prompt(obj_id, box=action[2])
+                    ref = stream.add_points(obj_id, box=action[2])
+                elif kind == "mask":
+                    got = engine.add_prompt(obj_id, mask=action[2])
+                    ref = stream.add_mask(obj_id, action[2])
+                elif kind == "remove":
+                    engine.remove_object(obj_id)
+                    stream.remove(obj_id)
+                    assert obj_id not in engine.object_ids
+                    continue
+                else:  # pragma: no cover - a typo in a scenario
+                    raise ValueError(kind)
+                _compare(step, t, got, ref, record)
+    finally:
+        stream.close()
+    return record
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(1, num_frames=24)
+
+
+def test_positive_click(model_small, clip, tmp_path):
+    p = clip.first_visible_point(1)
+    record = run_scenario(model_small, 8, {0: [("points", 1, [p], [1])]}, tmp_path=tmp_path)
+    assert record.steps == 9
+
+
+def test_box(model_small, clip, tmp_path):
+    record = run_scenario(model_small, 8, {0: [("box", 2, clip.box(2))]}, tmp_path=tmp_path)
+    assert record.steps == 9
+
+
+def test_clicks_with_negatives(model_small, clip, tmp_path):
+    pos, neg = clip.first_visible_point(1), clip.first_visible_point(2)
+    script = {
+        0: [
+            ("points", 1, [pos, neg], [1, 0]),
+            # a second click on the same frame adds to the first ones
+            ("points", 1, [clip.first_visible_point(3)], [0], True),
+        ]
+    }
+    run_scenario(model_small, 8, script, tmp_path=tmp_path)
+
+
+def test_three_objects(model_small, clip, tmp_path):
+    script = {
+        0: [
+            ("points", 1, [clip.first_visible_point(1)], [1]),
+            ("box", 2, clip.box(2)),
+            ("points", 3, [clip.first_visible_point(3), clip.first_visible_point(1)], [1, 0]),
+        ]
+    }
+    record = run_scenario(model_small, 8, script, tmp_path=tmp_path)
+    assert {obj for _, obj, _ in record.decisions} == {1, 2, 3}
+
+
+def test_refinement_click_on_later_frame(model_small, clip, tmp_path):
+    script = {
+        0: [("points", 1, [clip.first_visible_point(1)], [1])],
+        4: [("points", 1, [clip.first_visible_point(2, 4)], [0])],
+        5: [("box", 1, clip.box(1, 5))],
+    }
+    run_scenario(model_small, 10, script, tmp_path=tmp_path)
+
+
+def test_object_added_mid_stream(model_small, clip, tmp_path):
+    script = {
+        0: [("points", 1, [clip.first_visible_point(1)], [1])],
+        5: [("box", 2, clip.box(2, 5))],
+    }
+    record = run_scenario(model_small, 10, script, tmp_path=tmp_path)
+    assert min(frame for frame, obj, _ in record.decisions if obj == 2) == 5
+
+
+def test_object_removed(model_small, clip, tmp_path):
+    script = {
+        0: [("points", 1, [clip.first_visible_point(1)], [1]), ("box", 2, clip.box(2))],
+        4: [("remove", 1)],
+    }
+    record = run_scenario(model_small, 9, script, tmp_path=tmp_path)
+    assert max(frame for frame, obj, _ in record.decisions if obj == 1) == 4
+
+
+def test_mask_prompt(model_small, clip, tmp_path):
+    script = {
+        0: [("mask", 1, clip.masks[1][0])],
+        3: [("points", 1, [clip.first_visible_point(1, 3)], [1])],
+    }
+    run_scenario(model_small, 8, script, tmp_path=tmp_path)
+
+
+def test_occluded_path(model_small_occluded, clip, tmp_path):
+    """Object scores forced negative: masks are NO_OBJ_SCORE and pointers the no-object ones.
+
+    The mask-prompted object starts visible (a mask prompt sets its score to +10) and turns
+    occluded when tracked, so both decisions and the transition are covered.
+    """
+    script = {
+        0: [("points", 1, [clip.first_visible_point(1)], [1]), ("mask", 2, clip.masks[2][0])],
+    }
+    record = run_scenario(model_small_occluded, 8, script, tmp_path=tmp_path)
+    decisions = {(frame, obj): visible for frame, obj, visible in record.decisions}
+    assert decisions[(0, 2)] is True
+    assert not any(visible for (frame, obj), visible in decisions.items() if frame > 0)
+
+
+def test_long_stream_overflows_memory_bank(model_small, clip, tmp_path):
+    """24 frames: more than 7 mask memories and 16 object pointers are produced."""
+    engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
+    script = {
+        0: [("points", 1, [clip.first_visible_point(1)], [1])],
+        2: [("box", 2, clip.box(2, 2))],
+    }
+    run_scenario(model_small, 24, script, tmp_path=tmp_path, tracker=engine)
+    s = engine.settings
+    for obj_id in (1, 2):
+        bank = engine._tracks[obj_id].bank
+        recent_with_features = [m for m in bank.recent.values() if m.features is not None]
+        assert len(bank.conditioning) == 1
+        # the current frame plus the num_maskmem - 1 frames the next frame can attend to
+        assert len(recent_with_features) == s.num_maskmem
+        # the current frame plus the max_obj_ptrs - 1 frames the next frame can point to
+        assert len(bank.recent) == s.max_obj_ptrs_in_encoder
+
+
+def test_native_1024(model_1024, clip, tmp_path):
+    """The model's native size, on a short stream (the official predictor takes ~5 s a frame)."""
+    script = {0: [("points", 1, [clip.first_visible_point(1)], [1])], 1: [("box", 2, clip.box(2, 1))]}
+    record = run_scenario(model_1024, 3, script, tmp_path=tmp_path)
+    assert record.steps == 5
+
+
+def test_parity_detects_a_glue_mistake(model_small, clip, tmp_path):
+    """The comparison can fail: an off-by-one temporal encoding is caught."""
+    engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
+    engine._host = dict(engine._host, maskmem_tpos_enc=np.roll(engine._host["maskmem_tpos_enc"], 1, axis=0))
+    with pytest.raises(AssertionError, match="differ"):
+        run_scenario(model_small, 6, {0: [("points", 1, [clip.first_visible_point(1)], [1])]}, tmp_path=tmp_path, tracker=engine)
