@@ -157,8 +157,12 @@ class OfficialStream:
             temp = self.state["temp_output_dict_per_obj"][idx]
             stored = self.state["output_dict_per_obj"][idx]
             out = None
-            for source in (temp["cond_frame_outputs"], temp["non_cond_frame_outputs"],
-                           stored["cond_frame_outputs"], stored["non_cond_frame_outputs"]):
+            for source in (
+                temp["cond_frame_outputs"],
+                temp["non_cond_frame_outputs"],
+                stored["cond_frame_outputs"],
+                stored["non_cond_frame_outputs"],
+            ):
                 if t in source:
                     out = source[t]
                     break

@@ -211,4 +211,6 @@ def test_parity_detects_a_glue_mistake(model_small, clip, tmp_path):
     engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
     engine._host = dict(engine._host, maskmem_tpos_enc=np.roll(engine._host["maskmem_tpos_enc"], 1, axis=0))
     with pytest.raises(AssertionError, match="differ"):
-        run_scenario(model_small, 6, {0: [("points", 1, [clip.first_visible_point(1)], [1])]}, tmp_path=tmp_path, tracker=engine)
+        run_scenario(
+            model_small, 6, {0: [("points", 1, [clip.first_visible_point(1)], [1])]}, tmp_path=tmp_path, tracker=engine
+        )

@@ -205,10 +205,7 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
             format=str(comp.get("format", "onnx")),
         )
     host = _require(raw, "host_tensors", source)
-    shapes = {
-        str(k): tuple(int(d) for d in v)
-        for k, v in _require(host, "tensors", f"{source}: host_tensors").items()
-    }
+    shapes = {str(k): tuple(int(d) for d in v) for k, v in _require(host, "tensors", f"{source}: host_tensors").items()}
     return Manifest(
         version=version,
         settings=settings,

@@ -32,9 +32,15 @@ class MemorySelection:
     pointers: tuple[tuple[int, int], ...]
 
 
-def select_closest_conditioning(frame_idx: int, cond_frames: list[int], max_cond: int) -> tuple[list[int], list[int]]:
-    """SAM 2's ``select_closest_cond_frames``: (selected, unselected) frame indices, in order."""
-    if max_cond == -1 or len(cond_frames) <= max_cond:
+def select_closest_conditioning(
+    frame_idx: int, cond_frames: list[int], max_cond: int, dropped: int = 0
+) -> tuple[list[int], list[int]]:
+    """SAM 2's ``select_closest_cond_frames``: (selected, unselected) frame indices, in order.
+
+    ``dropped`` counts older conditioning frames already discarded (they can never be
+    selected again, but SAM 2's choice depends on how many there are).
+    """
+    if max_cond == -1 or len(cond_frames) + dropped <= max_cond:
         return list(cond_frames), []
     selected: list[int] = []
     before = [t for t in cond_frames if t < frame_idx]
@@ -59,10 +65,11 @@ def select_memories(
     temporal_stride: int = 1,
     only_past_pointers: bool = True,
     signed_pointer_distance: bool = True,
+    dropped_conditioning: int = 0,
 ) -> MemorySelection:
     """Choose the memories and pointers that condition ``frame_idx`` (tracking forward)."""
     non_cond = set(non_cond_frames)
-    selected, unselected = select_closest_conditioning(frame_idx, cond_frames, max_cond_frames)
+    selected, unselected = select_closest_conditioning(frame_idx, cond_frames, max_cond_frames, dropped_conditioning)
     unselected_set = set(unselected)
     spatial = [(t, 0) for t in selected]
     for t_pos in range(1, num_maskmem):
@@ -90,6 +97,7 @@ class MemoryBank:
 
     conditioning: dict[int, FrameMemory] = field(default_factory=dict)
     recent: dict[int, FrameMemory] = field(default_factory=dict)
+    dropped_conditioning: int = 0  # conditioning frames discarded as never selectable again
 
     def get(self, frame_idx: int) -> FrameMemory:
         """The memory of ``frame_idx`` (recent first, as SAM 2 looks it up)."""
@@ -97,7 +105,7 @@ class MemoryBank:
             return self.recent[frame_idx]
         return self.conditioning[frame_idx]
 
-    def with_memory(self, memory: FrameMemory, conditioning: bool) -> "MemoryBank":
+    def with_memory(self, memory: FrameMemory, conditioning: bool) -> MemoryBank:
         """A new bank with ``memory`` stored (replacing any memory of the same frame)."""
         cond, recent = dict(self.conditioning), dict(self.recent)
         if conditioning:
@@ -105,7 +113,7 @@ class MemoryBank:
             recent.pop(memory.frame_idx, None)
         else:
             recent[memory.frame_idx] = memory
-        return MemoryBank(cond, recent)
+        return MemoryBank(cond, recent, self.dropped_conditioning)
 
     def pruned(
         self,
@@ -115,7 +123,7 @@ class MemoryBank:
         max_obj_ptrs: int,
         max_cond_frames: int,
         temporal_stride: int,
-    ) -> "MemoryBank":
+    ) -> MemoryBank:
         """Drop what no future frame can select; keeps the bank's size bounded."""
         oldest_spatial = ((next_frame - 2) // temporal_stride) * temporal_stride - (num_maskmem - 3) * temporal_stride
         oldest_spatial = min(oldest_spatial, next_frame - 1)
@@ -139,4 +147,5 @@ class MemoryBank:
                 trimmed = trim(mem)
                 if trimmed is not None:
                     cond[t] = trimmed
-        return MemoryBank(cond, recent)
+        dropped = self.dropped_conditioning + len(self.conditioning) - len(cond)
+        return MemoryBank(cond, recent, dropped)

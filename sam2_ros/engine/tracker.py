@@ -73,7 +73,9 @@ class ObjectTrack:
 class Sam2Tracker:
     """SAM 2 video tracking on a live stream, one frame at a time."""
 
-    def __init__(self, manifest: Manifest, host_tensors: dict[str, np.ndarray], components: dict[str, Component], backend: str) -> None:
+    def __init__(
+        self, manifest: Manifest, host_tensors: dict[str, np.ndarray], components: dict[str, Component], backend: str
+    ) -> None:
         self.manifest = manifest
         self.settings: ModelSettings = manifest.settings
         self.backend_name = backend
@@ -96,7 +98,7 @@ class Sam2Tracker:
         threads: int | None = None,
         backend_options: dict[str, Any] | None = None,
         verify_hashes: bool = True,
-    ) -> "Sam2Tracker":
+    ) -> Sam2Tracker:
         """Load and check a model directory written by ``sam2-ros-export``."""
         model_dir = Path(path)
         manifest, host = load_model_dir(model_dir, verify_hashes=verify_hashes)
@@ -275,8 +277,15 @@ class Sam2Tracker:
         multimask = self._use_multimask(is_init_cond, len(new_lbls))
         low, iou, ptr, score = self._decode(embeddings, feats, model_pts, new_lbls, mask_input, multimask, timings)
         return ObjectOutput(
-            feats.frame_idx, low, iou, ptr, score, prompted=True, conditioning=is_init_cond,
-            points=model_pts, labels=new_lbls,
+            feats.frame_idx,
+            low,
+            iou,
+            ptr,
+            score,
+            prompted=True,
+            conditioning=is_init_cond,
+            points=model_pts,
+            labels=new_lbls,
         )
 
     def _mask_prompt(self, mask: np.ndarray, is_init_cond: bool, timings: dict[str, float]) -> ObjectOutput:
@@ -329,6 +338,7 @@ class Sam2Tracker:
             temporal_stride=s.memory_temporal_stride_for_eval,
             only_past_pointers=s.only_obj_ptrs_in_the_past_for_eval,
             signed_pointer_distance=s.use_signed_tpos_enc_to_obj_ptrs,
+            dropped_conditioning=bank.dropped_conditioning,
         )
         assert self._memory_pos is not None, "a tracked object always has a memory"
         tpos = self._host["maskmem_tpos_enc"]

@@ -79,8 +79,7 @@ def resolve_config(config: str) -> tuple[str, Path]:
     key = config.removesuffix(".yaml")
     if key not in names:
         raise ExportError(
-            f"unknown config {config!r}: use one of {', '.join(sorted(names))}, "
-            "or the path of a SAM 2 model YAML file"
+            f"unknown config {config!r}: use one of {', '.join(sorted(names))}, or the path of a SAM 2 model YAML file"
         )
     return key, names[key]
 
@@ -157,8 +156,7 @@ def build_model(
             ) from exc
         if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
             raise ExportError(
-                f"checkpoint {checkpoint} has no 'model' state dict "
-                "(SAM 2 checkpoints are {'model': state_dict})"
+                f"checkpoint {checkpoint} has no 'model' state dict (SAM 2 checkpoints are {{'model': state_dict}})"
             )
         state_dict = loaded["model"]
         ckpt_sha = sha256_file(checkpoint)

@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             import torch
         except ImportError as exc:
             raise ExportError(
-                "the export tool needs torch and the official sam2 package; "
-                "run scripts/setup_env.sh (see README.md)"
+                "the export tool needs torch and the official sam2 package; run scripts/setup_env.sh (see README.md)"
             ) from exc
         from sam2_ros.export.builder import build_model, default_threads
         from sam2_ros.export.writer import write_model_dir

@@ -15,9 +15,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from sam2.modeling.position_encoding import compute_axial_cis
+from torch import nn
 
 
 class ImageEncoderComponent(nn.Module):
@@ -141,7 +140,7 @@ class MemoryAttentionComponent(nn.Module):
         self.register_buffer("rope_sin", cis.imag.clone(), persistent=False)
         for layer in self.attention.layers:
             for attn in (layer.self_attn, layer.cross_attn_image):
-                if not math.isclose(getattr(attn, "compute_cis").keywords["theta"], theta):
+                if not math.isclose(attn.compute_cis.keywords["theta"], theta):
                     raise ValueError("rope_theta other than 10000 is not supported")
 
     def forward(

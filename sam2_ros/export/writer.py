@@ -231,7 +231,7 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
         if not err <= EXPORT_CHECK_TOLERANCE * scale:
             raise ExportError(f"exported {name} output {out_name} differs from PyTorch by {err:.3g}")
     in_specs = []
-    for i, (input_name, tensor) in enumerate(inputs.items()):
+    for input_name, tensor in inputs.items():
         shape = list(tensor.shape)
         for axis, axis_name in dynamic.get(input_name, {}).items():
             shape[axis] = axis_name
@@ -241,7 +241,9 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
     for out_name, ref in zip(OUTPUT_NAMES[name], reference):
         shape = list(ref.shape)
         out_specs.append(TensorSpec(out_name, tuple(shape), "float32"))
-    return ComponentSpec(name=name, file=path.name, sha256=sha256_of(path), inputs=tuple(in_specs), outputs=tuple(out_specs))
+    return ComponentSpec(
+        name=name, file=path.name, sha256=sha256_of(path), inputs=tuple(in_specs), outputs=tuple(out_specs)
+    )
 
 
 def check_output_dir(output: Path, force: bool) -> None:
@@ -296,9 +298,8 @@ def write_model_dir(built: BuiltModel, output: Path, force: bool = False) -> Man
             random_weights=built.random_init_seed is not None,
             source=source,
         )
-        header = (
-            "# sam2_ros model directory manifest (data, read with yaml.safe_load)\n"
-            + ("# RANDOM WEIGHTS: masks from this model carry no meaning.\n" if manifest.random_weights else "")
+        header = "# sam2_ros model directory manifest (data, read with yaml.safe_load)\n" + (
+            "# RANDOM WEIGHTS: masks from this model carry no meaning.\n" if manifest.random_weights else ""
         )
         (staging / MANIFEST_NAME).write_text(header + yaml.safe_dump(manifest.to_dict(), sort_keys=False))
         if output.exists():

@@ -82,9 +82,13 @@ def _check_interface(spec: ComponentSpec, session: Any) -> None:
             if dtype != tensor.dtype:
                 raise ModelDirError(f"{spec.file}: {kind} {tensor.name!r} is {dtype}, model.yaml says {tensor.dtype}")
             if len(got.shape) != len(tensor.shape):
-                raise ModelDirError(f"{spec.file}: {kind} {tensor.name!r} has rank {len(got.shape)}, model.yaml says {len(tensor.shape)}")
+                raise ModelDirError(
+                    f"{spec.file}: {kind} {tensor.name!r} has rank {len(got.shape)}, "
+                    f"model.yaml says {len(tensor.shape)}"
+                )
             for d_graph, d_manifest in zip(got.shape, tensor.shape):
                 if isinstance(d_manifest, int) and isinstance(d_graph, int) and d_graph != d_manifest:
                     raise ModelDirError(
-                        f"{spec.file}: {kind} {tensor.name!r} has shape {got.shape}, model.yaml says {list(tensor.shape)}"
+                        f"{spec.file}: {kind} {tensor.name!r} has shape {got.shape}, "
+                        f"model.yaml says {list(tensor.shape)}"
                     )

@@ -1,0 +1,135 @@
+"""The export tool: its output, and clear errors with no partial directory left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from sam2_ros.export.cli import main as export_main
+
+
+def _leftovers(directory):
+    return [p.name for p in directory.iterdir() if ".partial-" in p.name]
+
+
+def test_manifest_describes_the_export(model_small):
+    data = yaml.safe_load((model_small.model_dir / "model.yaml").read_text())
+    assert data["format"] == "sam2_ros.model" and data["version"] == 1
+    assert set(data["components"]) == {"image_encoder", "mask_decoder", "memory_encoder", "memory_attention"}
+    attention = {t["name"]: t["shape"] for t in data["components"]["memory_attention"]["inputs"]}
+    assert attention["memory"] == [1, "memory_tokens", 64]
+    assert attention["object_pointers"] == [1, "pointer_tokens", 64]
+    assert data["settings"]["num_maskmem"] == 7 and data["settings"]["max_obj_ptrs_in_encoder"] == 16
+    assert data["source"]["config"] == "sam2.1_hiera_t"
+    assert len(data["source"]["checkpoint_sha256"]) == 64
+
+
+def test_random_init_is_marked(tmp_path):
+    out = tmp_path / "random"
+    assert (
+        export_main(
+            ["--random-init", "7", "--config", "sam2.1_hiera_t", "--image-size", "128", "--output", str(out), "-q"]
+        )
+        == 0
+    )
+    text = (out / "model.yaml").read_text()
+    assert "RANDOM WEIGHTS" in text
+    data = yaml.safe_load(text)
+    assert data["random_weights"] is True and data["source"]["random_init_seed"] == 7
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        export_main(["--checkpoint", str(tmp_path / "none.pt"), "--config", "sam2.1_hiera_t", "--output", str(out)])
+        == 2
+    )
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_corrupt_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 this is not a checkpoint")
+    out = tmp_path / "out"
+    assert export_main(["--checkpoint", str(bad), "--config", "sam2.1_hiera_t", "--output", str(out)]) == 2
+    assert "could not be read" in capsys.readouterr().err
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_unknown_config(model_small, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        export_main(["--checkpoint", str(model_small.checkpoint), "--config", "sam9_hiera_xxl", "--output", str(out)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "unknown config 'sam9_hiera_xxl'" in err and "sam2.1_hiera_t" in err
+    assert not out.exists()
+
+
+def test_weights_that_do_not_fit_the_config(model_small, tmp_path, capsys):
+    out = tmp_path / "out"
+    # a hiera_t checkpoint given as hiera_s: the trunk has other stages
+    assert (
+        export_main(["--checkpoint", str(model_small.checkpoint), "--config", "sam2.1_hiera_s", "--output", str(out)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "do not fit config 'sam2.1_hiera_s'" in err
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_shape_mismatch_in_checkpoint(model_small, tmp_path, capsys):
+    state = torch.load(model_small.checkpoint, weights_only=True)
+    state["model"]["maskmem_tpos_enc"] = torch.zeros(3, 1, 1, 64)
+    bad = tmp_path / "bad.pt"
+    torch.save(state, bad)
+    out = tmp_path / "out"
+    assert (
+        export_main(
+            ["--checkpoint", str(bad), "--config", "sam2.1_hiera_t", "--image-size", "256", "--output", str(out)]
+        )
+        == 2
+    )
+    assert "maskmem_tpos_enc" in capsys.readouterr().err
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_unwritable_output(model_small, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    out = blocker / "model"
+    assert (
+        export_main(["--checkpoint", str(model_small.checkpoint), "--config", "sam2.1_hiera_t", "--output", str(out)])
+        == 2
+    )
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_existing_output_needs_force(model_small, tmp_path, capsys):
+    out = tmp_path / "exists"
+    out.mkdir()
+    assert (
+        export_main(["--checkpoint", str(model_small.checkpoint), "--config", "sam2.1_hiera_t", "--output", str(out)])
+        == 2
+    )
+    assert "--force" in capsys.readouterr().err
+
+
+def test_config_cannot_name_arbitrary_classes(tmp_path, capsys):
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("model:\n  _target_: os.system\n  command: echo pwned\n")
+    out = tmp_path / "out"
+    assert export_main(["--random-init", "0", "--config", str(evil), "--output", str(out)]) == 2
+    assert "is not allowed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["-m", "sam2_ros.export", "--help"]])
+def test_module_entry_point(args):
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--checkpoint" in done.stdout and "--random-init" in done.stdout

@@ -1,0 +1,193 @@
+"""Engine API: results, input validation that leaves the state intact, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sam2_ros.engine import InvalidInputError, Sam2Tracker
+from sam2_ros.synthetic import generate_clip
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(5, num_frames=12)
+
+
+@pytest.fixture
+def tracker(model_small):
+    return Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
+
+
+def _prompted(tracker, clip):
+    tracker.track(clip.frames[0])
+    tracker.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
+    tracker.add_prompt(2, box=clip.box(2))
+    return tracker
+
+
+def test_frame_result_fields(tracker, clip):
+    result = _prompted(tracker, clip).track(clip.frames[1])
+    assert result.frame_idx == 1 and result.image_size == (240, 320)
+    assert list(result.objects) == [1, 2]
+    obj = result.objects[1]
+    assert obj.mask.shape == (240, 320) and obj.mask.dtype == bool
+    assert obj.low_res_logits.shape == (64, 64)
+    assert obj.object_pointer.shape == (256,)
+    assert obj.area == int(obj.mask.sum())
+    if obj.area:
+        x0, y0, x1, y1 = obj.bbox
+        assert obj.mask[y0:y1, x0:x1].sum() == obj.area
+        assert x0 <= obj.centroid[0] < x1 and y0 <= obj.centroid[1] < y1
+    assert obj.visible == (obj.object_score > 0)
+    assert 0.0 <= obj.presence_probability <= 1.0
+    assert not obj.prompted and result.objects[2].area >= 0
+    for stage in ("preprocess", "image_encoder", "memory_attention", "mask_decoder", "memory_encoder", "postprocess"):
+        assert result.timings[stage] >= 0.0
+    assert result.timings["memory_attention"] > 0
+
+
+def test_encoder_runs_once_per_frame_for_all_objects(tracker, clip):
+    calls = []
+    encoder = tracker._components["image_encoder"]
+    original = encoder.run
+    encoder.run = lambda feeds: calls.append(1) or original(feeds)
+    _prompted(tracker, clip)
+    tracker.add_prompt(3, points=[clip.first_visible_point(3)], labels=[1])
+    for t in range(1, 4):
+        tracker.track(clip.frames[t])
+    assert len(calls) == 4
+
+
+def _snapshot(tracker):
+    tracks = {
+        obj_id: (
+            tuple(t.bank.conditioning),
+            tuple(t.bank.recent),
+            None if t.output is None else (t.output.frame_idx, t.output.low_res_logits.copy(), t.output.points),
+        )
+        for obj_id, t in tracker._tracks.items()
+    }
+    return tracker.frame_idx, tracker.object_ids, tracks
+
+
+def _same(a, b):
+    assert a[0] == b[0] and a[1] == b[1]
+    for obj_id in a[2]:
+        (ca, ra, oa), (cb, rb, ob) = a[2][obj_id], b[2][obj_id]
+        assert ca == cb and ra == rb
+        assert oa[0] == ob[0]
+        np.testing.assert_array_equal(oa[1], ob[1])
+
+
+BAD_IMAGES = [
+    ("list", [[1, 2, 3]]),
+    ("float image", np.zeros((240, 320, 3), np.float32)),
+    ("grey image", np.zeros((240, 320), np.uint8)),
+    ("four channels", np.zeros((240, 320, 4), np.uint8)),
+    ("empty", np.zeros((0, 320, 3), np.uint8)),
+]
+
+
+@pytest.mark.parametrize("name, image", BAD_IMAGES, ids=[b[0] for b in BAD_IMAGES])
+def test_bad_image_is_rejected_and_state_kept(tracker, clip, name, image):
+    _prompted(tracker, clip)
+    before = _snapshot(tracker)
+    with pytest.raises(InvalidInputError):
+        tracker.track(image)
+    _same(before, _snapshot(tracker))
+
+
+BAD_PROMPTS = [
+    ("empty prompt", {}),
+    ("points without labels", {"points": [[10, 10]]}),
+    ("labels without points", {"labels": [1]}),
+    ("no points", {"points": np.zeros((0, 2)), "labels": []}),
+    ("label 2", {"points": [[10, 10]], "labels": [2]}),
+    ("label count", {"points": [[10, 10], [20, 20]], "labels": [1]}),
+    ("nan point", {"points": [[np.nan, 10]], "labels": [1]}),
+    ("inf point", {"points": [[10, np.inf]], "labels": [1]}),
+    ("point outside", {"points": [[400, 10]], "labels": [1]}),
+    ("negative point", {"points": [[-1, 10]], "labels": [1]}),
+    ("box outside", {"box": [0, 0, 330, 100]}),
+    ("inverted box", {"box": [100, 100, 50, 150]}),
+    ("nan box", {"box": [0, np.nan, 10, 10]}),
+    ("short box", {"box": [0, 0, 10]}),
+    ("mask wrong size", {"mask": np.ones((100, 100), bool)}),
+    ("mask and box", {"mask": np.ones((240, 320), bool), "box": [0, 0, 10, 10]}),
+    ("text points", {"points": [["a", "b"]], "labels": [1]}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", BAD_PROMPTS, ids=[b[0] for b in BAD_PROMPTS])
+def test_bad_prompt_is_rejected_and_state_kept(tracker, clip, name, kwargs):
+    _prompted(tracker, clip)
+    before = _snapshot(tracker)
+    with pytest.raises(InvalidInputError):
+        tracker.add_prompt(1, **kwargs)
+    _same(before, _snapshot(tracker))
+
+
+def test_rejected_calls_do_not_change_what_follows(model_small, clip):
+    """A tracker that saw bad calls tracks exactly like one that did not."""
+    clean = _prompted(Sam2Tracker.from_model_dir(model_small.model_dir, threads=2), clip)
+    noisy = _prompted(Sam2Tracker.from_model_dir(model_small.model_dir, threads=2), clip)
+    for t in range(1, 4):
+        for bad in (
+            lambda: noisy.add_prompt(1, points=[[999, 999]], labels=[1]),
+            lambda: noisy.remove_object(42),
+            lambda: noisy.track(np.zeros((4, 4), np.uint8)),
+        ):
+            with pytest.raises(InvalidInputError):
+                bad()
+        a, b = clean.track(clip.frames[t]), noisy.track(clip.frames[t])
+        for obj_id in a.objects:
+            np.testing.assert_array_equal(a.objects[obj_id].low_res_logits, b.objects[obj_id].low_res_logits)
+
+
+def test_prompt_before_any_frame(tracker):
+    with pytest.raises(InvalidInputError, match="call track"):
+        tracker.add_prompt(1, points=[[1, 1]], labels=[1])
+
+
+def test_bad_object_id(tracker, clip):
+    tracker.track(clip.frames[0])
+    with pytest.raises(InvalidInputError, match="integer"):
+        tracker.add_prompt("car", points=[[1, 1]], labels=[1])
+
+
+def test_remove_unknown_id(tracker, clip):
+    _prompted(tracker, clip)
+    with pytest.raises(InvalidInputError, match="unknown object id 9"):
+        tracker.remove_object(9)
+    assert tracker.object_ids == [1, 2]
+
+
+def test_remove_and_reset(tracker, clip):
+    _prompted(tracker, clip)
+    tracker.remove_object(1)
+    result = tracker.track(clip.frames[1])
+    assert list(result.objects) == [2]
+    tracker.reset()
+    assert tracker.object_ids == [] and tracker.frame_idx == -1
+    assert tracker.track(clip.frames[2]).frame_idx == 0
+
+
+def test_points_accumulate_and_box_replaces(tracker, clip):
+    tracker.track(clip.frames[0])
+    tracker.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
+    tracker.add_prompt(1, points=[clip.first_visible_point(2)], labels=[0])
+    assert tracker._tracks[1].output.labels.tolist() == [1, 0]
+    tracker.add_prompt(1, box=clip.box(1))
+    assert tracker._tracks[1].output.labels.tolist() == [2, 3]
+
+
+def test_memory_stays_bounded_on_a_long_stream(tracker, clip):
+    _prompted(tracker, clip)
+    sizes = []
+    for t in range(1, 41):
+        tracker.track(clip.frames[t % len(clip.frames)])
+        sizes.append(tracker.memory_footprint())
+    # the bank fills up within max_obj_ptrs frames, then stays the same size
+    assert sizes[20] == sizes[-1]
+    assert max(sizes[20:]) == min(sizes[20:])
