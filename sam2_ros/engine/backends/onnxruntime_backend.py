@@ -50,7 +50,10 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads:
             options.intra_op_num_threads = int(self.threads)
-            options.inter_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        # Four sessions run one after another: idle pool threads must not spin and steal
+        # the cores the next session needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = list(self.options.get("providers", ["CPUExecutionProvider"]))
         missing = [p for p in providers if p not in ort.get_available_providers()]
         if missing:

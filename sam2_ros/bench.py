@@ -1,0 +1,394 @@
+"""Benchmark: the engine against Meta's official predictor, side by side in one run.
+
+``python -m sam2_ros.bench`` prints, on the same synthetic clip, weights and thread count:
+per-stage and per-frame times of both at each image size and object count, their largest
+output difference (so the times are for equal outputs), process RSS over a long stream
+(engine and official predictor, each in its own process), FLOPs per stage (attention
+counted by hand, since FlopCounterMode misses CPU scaled_dot_product_attention) and the
+achieved fraction of this machine's measured fp32 matrix-multiply peak.
+
+Needs torch and sam2 (the export environment). Results go to stdout and, with ``--json``,
+to a file; docs/PERFORMANCE.md records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # before sam2 imports tqdm: no progress bars
+STAGES = ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process, in MiB (Linux)."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------- models
+def prepare_model(workdir: Path, config: str, image_size: int, seed: int = 0) -> tuple[Path, Path]:
+    """A seeded random checkpoint and its exported model directory (cached in ``workdir``)."""
+    from sam2_ros.export.builder import build_model
+    from sam2_ros.export.writer import write_model_dir
+    from sam2_ros.reference import make_random_checkpoint
+
+    ckpt = workdir / f"{config}-{image_size}-seed{seed}.pt"
+    model_dir = workdir / f"{config}-{image_size}-seed{seed}"
+    if not ckpt.exists():
+        make_random_checkpoint(ckpt, config, seed=seed, image_size=image_size)
+    if not (model_dir / "model.yaml").exists():
+        write_model_dir(build_model(config, checkpoint=ckpt, image_size=image_size), model_dir, force=True)
+    return ckpt, model_dir
+
+
+# ---------------------------------------------------------------------------- peak
+def measure_matmul_peak(
+    threads: int, sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 6
+) -> dict[str, float]:
+    """Best fp32 GEMM rate (GFLOP/s) of torch and numpy on this machine (best of all runs)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    best_torch = best_np = 0.0
+    for size in sizes:
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        an, bn = a.numpy(), b.numpy()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            best_torch = max(best_torch, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
+            t0 = time.perf_counter()
+            an @ bn
+            best_np = max(best_np, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
+    return {"torch_gflops": best_torch, "numpy_gflops": best_np, "peak_gflops": max(best_torch, best_np)}
+
+
+# ---------------------------------------------------------------------------- flops
+def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dict[str, float]]:
+    """FLOPs of each component for one object on a frame with a full memory bank."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sam2_ros.export import components
+    from sam2_ros.export.builder import build_model
+
+    model = build_model(config, checkpoint=checkpoint, image_size=image_size).model
+    e, s = image_size // 16, image_size
+    num_mem, ptr_tokens = model.num_maskmem, model.max_obj_ptrs_in_encoder * (model.hidden_dim // model.mem_dim)
+    inputs = {
+        "image_encoder": (components.ImageEncoderComponent(model), (torch.randn(1, 3, s, s),)),
+        "memory_attention": (
+            components.MemoryAttentionComponent(model, (e, e)),
+            (
+                torch.randn(1, 256, e, e),
+                torch.randn(1, 256, e, e),
+                torch.randn(1, num_mem * e * e, 64),
+                torch.randn(1, num_mem * e * e, 64),
+                torch.randn(1, ptr_tokens, 64),
+                torch.randn(1, ptr_tokens, 64),
+            ),
+        ),
+        "mask_decoder": (
+            components.MaskDecoderComponent(model),
+            (
+                torch.randn(1, 256, e, e),
+                torch.randn(1, 32, 4 * e, 4 * e),
+                torch.randn(1, 64, 2 * e, 2 * e),
+                torch.zeros(1, 1, 2),
+                -torch.ones(1, 1, dtype=torch.int32),
+                torch.zeros(1, 1, 4 * e, 4 * e),
+                torch.zeros(1),
+            ),
+        ),
+        "memory_encoder": (
+            components.MemoryEncoderComponent(model),
+            (torch.randn(1, 256, e, e), torch.randn(1, 1, s, s)),
+        ),
+    }
+    real_sdpa = F.scaled_dot_product_attention
+    result = {}
+    for name, (module, args) in inputs.items():
+        attention = [0.0]
+
+        def counting_sdpa(q, k, v, *a, _acc=attention, **kw):
+            # QK^T and AV: 2 multiply-adds each per (query, key, channel)
+            _acc[0] += 2.0 * float(np.prod(q.shape[:-1])) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+            return real_sdpa(q, k, v, *a, **kw)
+
+        counter = FlopCounterMode(display=False)
+        F.scaled_dot_product_attention = counting_sdpa
+        try:
+            with torch.no_grad(), counter:
+                module(*args)
+        finally:
+            F.scaled_dot_product_attention = real_sdpa
+        counted = float(counter.get_total_flops())
+        sdpa_counted = sum(
+            v for k, v in counter.get_flop_counts().get("Global", {}).items() if "scaled_dot_product" in str(k)
+        )
+        result[name] = {"flop_counter": counted, "attention_by_hand": attention[0] - float(sdpa_counted)}
+        result[name]["total"] = result[name]["flop_counter"] + result[name]["attention_by_hand"]
+    return result
+
+
+# ---------------------------------------------------------------------------- timing runs
+def _prompts(clip, num_objects: int) -> list[tuple[int, tuple[float, float]]]:
+    return [(obj_id, clip.first_visible_point(obj_id)) for obj_id in range(1, num_objects + 1)]
+
+
+def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads: int):
+    """Per-frame stage timings and outputs of the engine."""
+    from sam2_ros.engine import Sam2Tracker
+
+    tracker = Sam2Tracker.from_model_dir(model_dir, threads=threads)
+    frames, outputs = [], []
+    for t in range(num_frames):
+        t0 = time.perf_counter()
+        result = tracker.track(clip.frames[t])
+        if t == 0:
+            for obj_id, point in _prompts(clip, num_objects):
+                result = tracker.add_prompt(obj_id, points=[point], labels=[1])
+        wall = time.perf_counter() - t0
+        frames.append({"wall": wall, **{k: result.timings.get(k, 0.0) for k in STAGES}})
+        outputs.append({k: v.low_res_logits for k, v in result.objects.items()})
+    return frames, outputs
+
+
+@contextlib.contextmanager
+def _timed_methods(model, names_to_stage: dict[str, str], sink: dict[str, float]):
+    originals = {}
+    for method, stage in names_to_stage.items():
+        original = getattr(model, method)
+        originals[method] = original
+
+        def wrapper(*args, _orig=original, _stage=stage, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return _orig(*args, **kwargs)
+            finally:
+                sink[_stage] += time.perf_counter() - t0
+
+        setattr(model, method, wrapper)
+    try:
+        yield
+    finally:
+        for method in originals:
+            delattr(model, method)
+
+
+def run_official(
+    checkpoint: Path, config: str, image_size: int, clip, num_objects: int, num_frames: int, workdir: Path
+):
+    """Per-frame stage timings and outputs of the official predictor, driven as a stream."""
+    import torch
+
+    from sam2_ros.reference import OfficialStream, build_official_predictor
+
+    predictor = build_official_predictor(checkpoint, config, image_size)
+    stream = OfficialStream(predictor, clip.frames, workdir=workdir)
+    stage_map = {
+        "forward_image": "image_encoder",
+        "_prepare_memory_conditioned_features": "memory_attention",
+        "_forward_sam_heads": "mask_decoder",
+        "_encode_new_memory": "memory_encoder",
+    }
+    frames, outputs = [], []
+    try:
+        for t in range(num_frames):
+            sink = dict.fromkeys(STAGES, 0.0)
+            with _timed_methods(predictor, stage_map, sink), torch.inference_mode():
+                t0 = time.perf_counter()
+                # the official predictor encodes a frame when it is first needed
+                out = stream.track()
+                if t == 0:
+                    predictor._get_image_feature(stream.state, 0, 1)
+                    for obj_id, point in _prompts(clip, num_objects):
+                        out = stream.add_points(obj_id, points=[point], labels=[1])
+                wall = time.perf_counter() - t0
+            frames.append({"wall": wall, **sink})
+            outputs.append({k: v.low_res_logits for k, v in out.items()})
+    finally:
+        stream.close()
+    return frames, outputs
+
+
+def summarise(frames: list[dict[str, float]], skip: int) -> dict[str, float]:
+    """Mean wall and per-stage seconds per frame over frames[skip:]."""
+    steady = frames[skip:] or frames
+    return {k: float(np.mean([f[k] for f in steady])) for k in ("wall", *STAGES)}
+
+
+# ---------------------------------------------------------------------------- RSS workers
+def rss_worker(
+    kind: str, model_dir: str, checkpoint: str, config: str, image_size: int, frames: list[int], threads: int
+) -> None:
+    """Run a long stream in this process and print JSON lines of RSS at the given frames."""
+    from sam2_ros.synthetic import generate_clip
+
+    clip = generate_clip(7, num_frames=30, height=240, width=320)
+    marks = set(frames)
+    if kind == "engine":
+        from sam2_ros.engine import Sam2Tracker
+
+        tracker = Sam2Tracker.from_model_dir(model_dir, threads=threads)
+        for t in range(max(frames)):
+            tracker.track(clip.frames[t % len(clip.frames)])
+            if t == 0:
+                tracker.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
+            if t + 1 in marks:
+                print(
+                    json.dumps(
+                        {"kind": kind, "frame": t + 1, "rss_mb": rss_mb(), "bank_bytes": tracker.memory_footprint()}
+                    ),
+                    flush=True,
+                )
+        return
+    import torch
+
+    from sam2_ros.reference import OfficialStream, build_official_predictor
+
+    torch.set_num_threads(threads)
+    long_frames = np.concatenate([clip.frames] * (max(frames) // len(clip.frames) + 1))[: max(frames)]
+    stream = OfficialStream(build_official_predictor(Path(checkpoint), config, image_size), long_frames)
+    for t in range(max(frames)):
+        stream.track()
+        if t == 0:
+            stream.add_points(1, points=[clip.first_visible_point(1)], labels=[1])
+        if t + 1 in marks:
+            print(json.dumps({"kind": kind, "frame": t + 1, "rss_mb": rss_mb()}), flush=True)
+    stream.close()
+
+
+def run_rss(kind: str, model_dir: Path, checkpoint: Path, config: str, size: int, frames: list[int], threads: int):
+    cmd = [sys.executable, "-m", "sam2_ros.bench", "--rss-worker", kind, "--rss-model", str(model_dir),
+           "--rss-checkpoint", str(checkpoint), "--config", config, "--rss-size", str(size),
+           "--rss-frames", *map(str, frames), "--threads", str(threads)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"RSS worker {kind} failed:\n{done.stderr[-2000:]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+# ---------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="sam2.1_hiera_t")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    parser.add_argument("--objects", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--frames", type=int, default=10, help="frames per timing run (steady state from frame 8)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--rss-size", type=int, default=512)
+    parser.add_argument("--rss-frames", type=int, nargs="+", default=[50, 500], help="engine RSS marks")
+    parser.add_argument("--official-rss-frames", type=int, nargs="+", default=[50, 150])
+    parser.add_argument("--skip-official", action="store_true", help="time the engine only")
+    parser.add_argument("--workdir", type=Path, default=Path(".cache/bench"))
+    parser.add_argument("--json", type=Path, help="write all results here")
+    parser.add_argument("--rss-worker", choices=["engine", "official"], help=argparse.SUPPRESS)
+    parser.add_argument("--rss-model", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-checkpoint", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rss_worker:
+        rss_worker(
+            args.rss_worker,
+            args.rss_model,
+            args.rss_checkpoint,
+            args.config,
+            args.rss_size,
+            args.rss_frames,
+            args.threads,
+        )
+        return 0
+
+    import torch
+
+    from sam2_ros.synthetic import generate_clip
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    torch.set_num_threads(args.threads)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
+        "threads": args.threads,
+        "config": args.config,
+        "versions": {"torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__},
+    }
+    report["matmul_peak"] = peak = measure_matmul_peak(args.threads)
+    print(f"fp32 matmul peak ({args.threads} threads): {peak['peak_gflops']:.1f} GFLOP/s "
+          f"(torch {peak['torch_gflops']:.1f}, numpy {peak['numpy_gflops']:.1f})")  # fmt: skip
+    clip = generate_clip(3, num_frames=max(args.frames, 16), height=480, width=640)
+    report["runs"] = []
+    for size in args.sizes:
+        ckpt, model_dir = prepare_model(args.workdir, args.config, size)
+        flops = count_flops(ckpt, args.config, size)
+        report.setdefault("flops", {})[size] = flops
+        print(f"\n== image size {size}: GFLOP per object-frame with a full bank ==")
+        for stage, f in flops.items():
+            print(f"  {stage:17s} {f['total'] / 1e9:8.1f}  (attention by hand {f['attention_by_hand'] / 1e9:.1f})")
+        for num_objects in args.objects:
+            eng_frames, eng_out = run_engine(model_dir, clip, num_objects, args.frames, args.threads)
+            run: dict[str, Any] = {"size": size, "objects": num_objects, "frames": args.frames}
+            run["engine"] = summarise(eng_frames, skip=min(8, args.frames - 1))
+            if not args.skip_official:
+                ref_frames, ref_out = run_official(
+                    ckpt, args.config, size, clip, num_objects, args.frames, args.workdir
+                )
+                run["official"] = summarise(ref_frames, skip=min(8, args.frames - 1))
+                run["max_logit_difference"] = max(
+                    float(np.max(np.abs(a[k] - b[k]))) for a, b in zip(eng_out, ref_out) for k in b
+                )
+            report["runs"].append(run)
+            _print_run(run, flops, peak["peak_gflops"])
+    print(f"\n== RSS over a long stream (image size {args.rss_size}, 1 object) ==")
+    ckpt, model_dir = prepare_model(args.workdir, args.config, args.rss_size)
+    report["rss"] = {
+        "engine": run_rss("engine", model_dir, ckpt, args.config, args.rss_size, args.rss_frames, args.threads)
+    }
+    if not args.skip_official:
+        report["rss"]["official"] = run_rss("official", model_dir, ckpt, args.config, args.rss_size,
+                                            args.official_rss_frames, args.threads)  # fmt: skip
+    for kind, marks in report["rss"].items():
+        print("  " + kind + ": " + ", ".join(f"frame {m['frame']}: {m['rss_mb']:.0f} MiB" for m in marks))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _print_run(run: dict[str, Any], flops: dict[str, dict[str, float]], peak_gflops: float) -> None:
+    n = run["objects"]
+    print(f"\n-- {run['size']} px, {n} object(s), steady-state seconds per frame --")
+    print(f"  {'stage':17s} {'engine':>9s} {'official':>9s} {'ratio':>6s} {'engine %peak':>12s}")
+    for stage in ("wall", *STAGES):
+        eng = run["engine"][stage]
+        ref = run.get("official", {}).get(stage)
+        per_frame_flops = flops[stage]["total"] * (1 if stage == "image_encoder" else n) if stage in flops else None
+        frac = f"{100 * per_frame_flops / eng / (peak_gflops * 1e9):11.0f}%" if per_frame_flops and eng > 0 else ""
+        ratio = f"{eng / ref:6.2f}" if ref else ""
+        ref_s = f"{ref:9.3f}" if ref is not None else ""
+        print(f"  {stage:17s} {eng:9.3f} {ref_s:>9s} {ratio:>6s} {frac:>12s}")
+    if "max_logit_difference" in run:
+        print(f"  largest low-res logit difference engine vs official: {run['max_logit_difference']:.2e}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
