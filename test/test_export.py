@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from pathlib import Path
 
 import pytest
 import torch
@@ -28,18 +30,19 @@ def test_manifest_describes_the_export(model_small):
     assert len(data["source"]["checkpoint_sha256"]) == 64
 
 
-def test_random_init_is_marked(tmp_path):
+def test_random_init_from_a_yaml_config_is_marked(tmp_path):
+    import sam2
+
+    config = tmp_path / "my_sam2.yaml"
+    config.write_text((Path(sam2.__file__).parent / "configs/sam2.1/sam2.1_hiera_t.yaml").read_text())
     out = tmp_path / "random"
-    assert (
-        export_main(
-            ["--random-init", "7", "--config", "sam2.1_hiera_t", "--image-size", "128", "--output", str(out), "-q"]
-        )
-        == 0
-    )
+    args = ["--random-init", "7", "--config", str(config), "--image-size", "128", "--output", str(out), "-q"]
+    assert export_main(args) == 0
     text = (out / "model.yaml").read_text()
     assert "RANDOM WEIGHTS" in text
     data = yaml.safe_load(text)
     assert data["random_weights"] is True and data["source"]["random_init_seed"] == 7
+    assert data["source"]["config"] == "my_sam2"
 
 
 def test_missing_checkpoint(tmp_path, capsys):
