@@ -21,7 +21,9 @@ def test_engine_imports_without_torch_or_rclpy():
 
 def test_demo_writes_its_outputs(model_small, tmp_path):
     out = tmp_path / "demo"
-    assert demo.main(["--model", str(model_small.model_dir), "--frames", "4", "--objects", "2", "--output", str(out)]) == 0
+    assert (
+        demo.main(["--model", str(model_small.model_dir), "--frames", "4", "--objects", "2", "--output", str(out)]) == 0
+    )
     for name in ("overlay.gif", "contact_sheet.png", "tracked_objects.jsonl", "summary.json"):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())

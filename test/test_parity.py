@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from sam2_ros.engine import Sam2Tracker
+from sam2_ros.engine import InvalidInputError, Sam2Tracker
 from sam2_ros.reference import OfficialStream, build_official_predictor
 from sam2_ros.synthetic import generate_clip
 
@@ -214,3 +214,31 @@ def test_parity_detects_a_glue_mistake(model_small, clip, tmp_path):
         run_scenario(
             model_small, 6, {0: [("points", 1, [clip.first_visible_point(1)], [1])]}, tmp_path=tmp_path, tracker=engine
         )
+
+
+def test_late_prompt_lands_on_its_cached_frame(model_small, clip, tmp_path):
+    """A prompt made on frame 2 but delivered after frame 4 equals one delivered in time."""
+    engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2, prompt_history=4)
+    predictor = build_official_predictor(model_small.checkpoint, image_size=model_small.image_size)
+    frames = clip.frames
+    stream = OfficialStream(predictor, frames, workdir=tmp_path)
+    record = ParityRecord()
+    try:
+        for t in range(8):
+            got, ref = engine.track(frames[t]), stream.track()
+            if t == 0:
+                engine.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
+                stream.add_points(1, points=[clip.first_visible_point(1)], labels=[1])
+            if t == 2:  # the official predictor gets the prompts on time
+                ref = stream.add_points(2, box=clip.box(2, 2))
+                ref = stream.add_points(1, points=[clip.first_visible_point(3, 2)], labels=[0])
+            if t == 4:  # the engine gets them two frames late, stamped with frame 2
+                assert engine.cached_frames == [1, 2, 3, 4]
+                engine.add_prompt(2, box=clip.box(2, 2), frame_idx=2)
+                got = engine.add_prompt(1, points=[clip.first_visible_point(3, 2)], labels=[0], frame_idx=2)
+            if t >= 4:
+                _compare(f"frame {t}", t, got, ref, record)
+    finally:
+        stream.close()
+    with pytest.raises(InvalidInputError, match="not cached"):
+        engine.add_prompt(2, box=clip.box(2, 2), frame_idx=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,7 +75,13 @@ class Sam2Tracker:
     """SAM 2 video tracking on a live stream, one frame at a time."""
 
     def __init__(
-        self, manifest: Manifest, host_tensors: dict[str, np.ndarray], components: dict[str, Component], backend: str
+        self,
+        manifest: Manifest,
+        host_tensors: dict[str, np.ndarray],
+        components: dict[str, Component],
+        backend: str,
+        prompt_history: int = 1,
+        mask_threshold: float = 0.0,
     ) -> None:
         self.manifest = manifest
         self.settings: ModelSettings = manifest.settings
@@ -83,9 +90,15 @@ class Sam2Tracker:
         self._components = components
         self._mean = np.asarray(manifest.pixel_mean, np.float32)
         self._std = np.asarray(manifest.pixel_std, np.float32)
+        if prompt_history < 1:
+            raise ValueError("prompt_history must be at least 1")
+        self.prompt_history = int(prompt_history)
+        self.mask_threshold = float(mask_threshold)
         self._tracks: dict[int, ObjectTrack] = {}
         self._features: FrameFeatures | None = None
         self._frame_idx = -1
+        # the last `prompt_history` frames: their features and every object's state after them
+        self._history: deque[tuple[FrameFeatures, dict[int, ObjectTrack]]] = deque(maxlen=self.prompt_history)
         self._memory_pos: np.ndarray | None = None  # [HW, mem_dim], the same for every frame
         self._check_supported()
 
@@ -98,15 +111,25 @@ class Sam2Tracker:
         threads: int | None = None,
         backend_options: dict[str, Any] | None = None,
         verify_hashes: bool = True,
+        prompt_history: int = 1,
     ) -> Sam2Tracker:
-        """Load and check a model directory written by ``sam2-ros-export``."""
+        """Load and check a model directory written by ``sam2-ros-export``.
+
+        ``prompt_history`` is how many of the last tracked frames keep their encodings, so
+        a prompt made on one of them (``add_prompt(..., frame_idx=...)``) lands there.
+        """
         model_dir = Path(path)
         manifest, host = load_model_dir(model_dir, verify_hashes=verify_hashes)
         runtime = create_backend(backend, threads=threads, options=backend_options)
         components = {name: runtime.load(model_dir, spec) for name, spec in manifest.components.items()}
         if manifest.random_weights:
             LOG.warning("model %s has RANDOM weights: its masks carry no meaning", model_dir)
-        return cls(manifest, host, components, backend)
+        return cls(manifest, host, components, backend, prompt_history=prompt_history)
+
+    def spawn(self, prompt_history: int | None = None) -> Sam2Tracker:
+        """A new, empty tracker (another stream) sharing this one's loaded model."""
+        history = self.prompt_history if prompt_history is None else prompt_history
+        return Sam2Tracker(self.manifest, self._host, self._components, self.backend_name, history, self.mask_threshold)
 
     def _check_supported(self) -> None:
         s = self.settings
@@ -131,19 +154,33 @@ class Sam2Tracker:
         """(height, width) of the last tracked frame."""
         return self._features.image_size if self._features else None
 
+    @property
+    def cached_frames(self) -> list[int]:
+        """Indices of the frames a prompt can still be applied to (oldest first)."""
+        return [features.frame_idx for features, _ in self._history]
+
     def memory_footprint(self) -> int:
-        """Bytes held in memory banks and cached features (for boundedness checks)."""
+        """Bytes held in memory banks, cached features and outputs (for boundedness checks)."""
+        seen: set[int] = set()
+
+        def size(array: np.ndarray | None) -> int:
+            if array is None or id(array) in seen:
+                return 0
+            seen.add(id(array))
+            return array.nbytes
+
         total = 0
-        if self._features is not None:
-            f = self._features
-            total += f.high_res_0.nbytes + f.high_res_1.nbytes + f.embeddings.nbytes + f.pos.nbytes
-        for track in self._tracks.values():
-            for mem in (*track.bank.conditioning.values(), *track.bank.recent.values()):
-                total += mem.object_pointer.nbytes + (mem.features.nbytes if mem.features is not None else 0)
-            if track.conditioned is not None:
-                total += track.conditioned.nbytes
-            if track.output is not None:
-                total += track.output.low_res_logits.nbytes
+        for features, tracks in [*self._history, (self._features, self._tracks)]:
+            if features is not None:
+                total += sum(
+                    size(a) for a in (features.high_res_0, features.high_res_1, features.embeddings, features.pos)
+                )
+            for track in tracks.values():
+                for mem in (*track.bank.conditioning.values(), *track.bank.recent.values()):
+                    total += size(mem.object_pointer) + size(mem.features)
+                total += size(track.conditioned)
+                if track.output is not None:
+                    total += size(track.output.low_res_logits)
         return total
 
     # ------------------------------------------------------------------ public API
@@ -151,48 +188,15 @@ class Sam2Tracker:
         """Encode a new frame and propagate every object to it."""
         _validate_image(image)
         timings = dict.fromkeys(STAGES, 0.0)
-        frame_idx = self._frame_idx + 1
-
-        # 1. Prompt outputs of the previous frame go to memory now (SAM 2's preflight).
-        banks = {}
-        for obj_id, track in self._tracks.items():
-            bank = track.bank
-            out = track.output
-            if out is not None and out.prompted:
-                memory = self._encode_memory(self._features, out, from_points=True, timings=timings)
-                bank = bank.with_memory(memory, conditioning=out.conditioning)
-            banks[obj_id] = bank.pruned(
-                frame_idx,
-                num_maskmem=self.settings.num_maskmem,
-                max_obj_ptrs=self.settings.max_obj_ptrs_in_encoder,
-                max_cond_frames=self.settings.max_cond_frames_in_attn,
-                temporal_stride=self.settings.memory_temporal_stride_for_eval,
-            )
-
-        # 2. One image encoding for all objects.
-        features = self._encode_image(image, frame_idx, timings)
-
-        # 3. Track every object.
-        new_tracks: dict[int, ObjectTrack] = {}
-        for obj_id in self._tracks:
-            bank = banks[obj_id]
-            conditioned = self._condition(features, bank, timings)
-            multimask = self._use_multimask(is_init_cond=False, num_points=0)
-            out = self._decode(conditioned, features, None, None, None, multimask, timings)
-            output = ObjectOutput(frame_idx, out[0], out[1], out[2], out[3], prompted=False, conditioning=False)
-            memory = self._encode_memory(features, output, from_points=False, timings=timings)
-            new_tracks[obj_id] = ObjectTrack(
-                obj_id,
-                bank.with_memory(memory, conditioning=False),
-                output,
-                tracked_frame=frame_idx,
-                conditioned=conditioned,
-            )
-
-        # 4. Commit.
+        # One image encoding for all objects, then every object advances to the new frame.
+        features = self._encode_image(image, self._frame_idx + 1, timings)
+        new_tracks = {
+            obj_id: self._advance(track, self._features, features, timings) for obj_id, track in self._tracks.items()
+        }
         self._tracks = new_tracks
         self._features = features
-        self._frame_idx = frame_idx
+        self._frame_idx = features.frame_idx
+        self._history.append((features, new_tracks))
         return self._result(timings)
 
     def add_prompt(
@@ -202,48 +206,105 @@ class Sam2Tracker:
         labels: Sequence[int] | np.ndarray | None = None,
         box: Sequence[float] | np.ndarray | None = None,
         mask: np.ndarray | None = None,
+        frame_idx: int | None = None,
     ) -> FrameResult:
-        """Prompt object ``obj_id`` on the last tracked frame (new id: add; known id: refine).
+        """Prompt object ``obj_id`` (new id: add; known id: refine); return the current frame.
 
         ``points`` are (x, y) pixels of the input image with ``labels`` 1 (foreground) or
         0 (background); ``box`` is (x0, y0, x1, y1) pixels; ``mask`` is HxW (non-zero =
         object). Points on a frame add up with earlier points on the same frame; a box or a
         mask replaces the earlier prompts of that frame.
+
+        The prompt lands on the last tracked frame, or on ``frame_idx`` when that frame is
+        still cached (see ``cached_frames``): the object is then re-tracked from there to the
+        current frame, as if the prompt had come in time. Other objects are not touched.
         """
         if self._features is None:
             raise InvalidInputError("no frame yet: call track(image) before add_prompt")
         obj_id = _validate_obj_id(obj_id)
-        height, width = self._features.image_size
+        if frame_idx is None:
+            frame_idx = self._frame_idx
+        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
+            raise InvalidInputError(f"frame_idx must be an integer, got {frame_idx!r}")
+        cached = self.cached_frames
+        if int(frame_idx) not in cached:
+            raise InvalidInputError(f"frame {frame_idx} is not cached; prompts can land on frames {cached}")
+        position = cached.index(int(frame_idx))
+        features, tracks_then = self._history[position]
+        height, width = features.image_size
         pts, lbls, box_arr, mask_arr = _validate_prompt(points, labels, box, mask, height, width)
         timings = dict.fromkeys(STAGES, 0.0)
-        track = self._tracks.get(obj_id) or ObjectTrack(obj_id)
-        frame_idx = self._frame_idx
-        is_init_cond = track.tracked_frame != frame_idx
-        previous = track.output if track.output is not None and track.output.frame_idx == frame_idx else None
 
+        track = tracks_then.get(obj_id) or ObjectTrack(obj_id)
+        is_init_cond = track.tracked_frame != features.frame_idx
+        previous = track.output if track.output is not None and track.output.frame_idx == features.frame_idx else None
         if mask_arr is not None:
-            output = self._mask_prompt(mask_arr, is_init_cond, timings)
+            output = self._mask_prompt(features, mask_arr, is_init_cond, timings)
         else:
-            output = self._point_prompt(track, pts, lbls, box_arr, previous, is_init_cond, timings)
+            output = self._point_prompt(features, track, pts, lbls, box_arr, previous, is_init_cond, timings)
+        track = replace(track, output=output)
 
-        self._tracks[obj_id] = replace(track, output=output)
+        # Re-track the object through the cached frames that follow, then commit all at once.
+        updated = [{**tracks_then, obj_id: track}]
+        for later_features, later_tracks in list(self._history)[position + 1 :]:
+            track = self._advance(track, features, later_features, timings)
+            updated.append({**later_tracks, obj_id: track})
+            features = later_features
+        for offset, tracks in enumerate(updated):
+            self._history[position + offset] = (self._history[position + offset][0], tracks)
+        self._tracks = updated[-1]
         return self._result(timings)
+
+    def _advance(
+        self, track: ObjectTrack, previous: FrameFeatures | None, features: FrameFeatures, timings: dict[str, float]
+    ) -> ObjectTrack:
+        """One object from the frame of ``previous`` to the frame of ``features``."""
+        s = self.settings
+        bank = track.bank
+        out = track.output
+        if out is not None and out.prompted:
+            # prompt outputs go to memory when the next frame arrives (SAM 2's preflight)
+            memory = self._encode_memory(previous, out, from_points=True, timings=timings)
+            bank = bank.with_memory(memory, conditioning=out.conditioning)
+        bank = bank.pruned(
+            features.frame_idx,
+            num_maskmem=s.num_maskmem,
+            max_obj_ptrs=s.max_obj_ptrs_in_encoder,
+            max_cond_frames=s.max_cond_frames_in_attn,
+            temporal_stride=s.memory_temporal_stride_for_eval,
+        )
+        conditioned = self._condition(features, bank, timings)
+        multimask = self._use_multimask(is_init_cond=False, num_points=0)
+        low, iou, ptr, score = self._decode(conditioned, features, None, None, None, multimask, timings)
+        output = ObjectOutput(features.frame_idx, low, iou, ptr, score, prompted=False, conditioning=False)
+        memory = self._encode_memory(features, output, from_points=False, timings=timings)
+        return ObjectTrack(
+            track.obj_id,
+            bank.with_memory(memory, conditioning=False),
+            output,
+            tracked_frame=features.frame_idx,
+            conditioned=conditioned,
+        )
 
     def remove_object(self, obj_id: int) -> None:
         """Stop tracking ``obj_id``; raise InvalidInputError if it is not tracked."""
         if obj_id not in self._tracks:
             raise InvalidInputError(f"unknown object id {obj_id!r}; tracked ids: {self.object_ids}")
         del self._tracks[obj_id]
+        for _, tracks in self._history:
+            tracks.pop(obj_id, None)
 
     def reset(self) -> None:
         """Forget every object and frame: the next ``track`` starts a new stream."""
         self._tracks = {}
         self._features = None
         self._frame_idx = -1
+        self._history.clear()
 
     # ------------------------------------------------------------------ prompts
     def _point_prompt(
         self,
+        feats: FrameFeatures,
         track: ObjectTrack,
         pts: np.ndarray | None,
         lbls: np.ndarray | None,
@@ -252,8 +313,6 @@ class Sam2Tracker:
         is_init_cond: bool,
         timings: dict[str, float],
     ) -> ObjectOutput:
-        feats = self._features
-        assert feats is not None
         height, width = feats.image_size
         s = self.settings.image_size
         scale = np.array([width, height], dtype=np.float32)
@@ -288,9 +347,9 @@ class Sam2Tracker:
             labels=new_lbls,
         )
 
-    def _mask_prompt(self, mask: np.ndarray, is_init_cond: bool, timings: dict[str, float]) -> ObjectOutput:
-        feats = self._features
-        assert feats is not None
+    def _mask_prompt(
+        self, feats: FrameFeatures, mask: np.ndarray, is_init_cond: bool, timings: dict[str, float]
+    ) -> ObjectOutput:
         s, low_size = self.settings.image_size, self.settings.low_res_size
         mask_f = mask.astype(np.float32)
         if mask_f.shape != (s, s):
@@ -483,7 +542,7 @@ class Sam2Tracker:
             out = track.output
             if out is None:
                 continue
-            mask = image_ops.resize_float(out.low_res_logits, height, width) > 0
+            mask = image_ops.resize_float(out.low_res_logits, height, width) > self.mask_threshold
             bbox, area, centroid = mask_statistics(mask)
             objects[obj_id] = ObjectResult(
                 obj_id=obj_id,
