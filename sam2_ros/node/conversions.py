@@ -1,0 +1,229 @@
+"""ROS messages <-> numpy, for the node. No engine logic here.
+
+Images go through the cv_bridge API (the ROS 2 cv_bridge on a ROS install; the pure-Python
+``cv-bridge`` package in the pip-only environment, which ignores row padding, so padded rows
+are compacted first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import Point
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+
+from sam2_ros.engine import FrameResult
+from sam2_ros.engine.image_ops import resize_float
+from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
+
+SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+PALETTE = np.array(
+    [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240]],
+    np.uint8,
+)
+
+
+class ConversionError(ValueError):
+    """A message cannot be converted; the message says why."""
+
+
+def _bridge():
+    from cv_bridge import CvBridge
+
+    return CvBridge()
+
+
+_BRIDGE = None
+
+
+def bridge():
+    """One shared CvBridge."""
+    global _BRIDGE
+    if _BRIDGE is None:
+        _BRIDGE = _bridge()
+    return _BRIDGE
+
+
+def check_image_layout(msg: Image, channels: int, max_pixels: int) -> None:
+    """Size, step and data length of a raw image must agree."""
+    if msg.height == 0 or msg.width == 0:
+        raise ConversionError(f"empty image ({msg.width}x{msg.height})")
+    if msg.width * msg.height > max_pixels:
+        raise ConversionError(f"image {msg.width}x{msg.height} exceeds max_image_pixels ({max_pixels})")
+    row = msg.width * channels
+    if msg.step < row:
+        raise ConversionError(f"step {msg.step} is smaller than width x channels ({row})")
+    if len(msg.data) != msg.step * msg.height:
+        raise ConversionError(f"data length {len(msg.data)} != step x height ({msg.step * msg.height})")
+
+
+def _compact(msg: Image, channels: int) -> Image:
+    row = msg.width * channels
+    if msg.step == row:
+        return msg
+    rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :row]
+    out = Image(header=msg.header, height=msg.height, width=msg.width, encoding=msg.encoding)
+    out.is_bigendian, out.step = msg.is_bigendian, row
+    out.data = np.ascontiguousarray(rows).tobytes()
+    return out
+
+
+def image_to_rgb(msg: Image, max_pixels: int) -> np.ndarray:
+    """A raw image message as HxWx3 uint8 RGB."""
+    channels = SUPPORTED_ENCODINGS.get(msg.encoding)
+    if channels is None:
+        raise ConversionError(f"unsupported encoding {msg.encoding!r}; use one of {sorted(SUPPORTED_ENCODINGS)}")
+    check_image_layout(msg, channels, max_pixels)
+    try:
+        rgb = bridge().imgmsg_to_cv2(_compact(msg, channels), desired_encoding="rgb8")
+    except Exception as exc:
+        raise ConversionError(f"cv_bridge could not convert the image: {exc}") from exc
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def compressed_to_rgb(msg: CompressedImage, max_pixels: int) -> np.ndarray:
+    """A compressed (JPEG/PNG) image message as HxWx3 uint8 RGB."""
+    if len(msg.data) == 0:
+        raise ConversionError("empty compressed image")
+    try:
+        rgb = bridge().compressed_imgmsg_to_cv2(msg, desired_encoding="rgb8")
+    except Exception as exc:
+        raise ConversionError(f"cannot decode compressed image ({msg.format!r}): {exc}") from exc
+    if rgb is None or rgb.ndim != 3:
+        raise ConversionError(f"cannot decode compressed image ({msg.format!r})")
+    if rgb.shape[0] * rgb.shape[1] > max_pixels:
+        raise ConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} exceeds max_image_pixels ({max_pixels})")
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def mask_prompt_to_array(msg: Image, height: int, width: int) -> np.ndarray:
+    """A mono8 mask prompt as an HxW bool array of the image's size."""
+    if msg.encoding != "mono8":
+        raise ConversionError(f"mask prompt must be mono8, got {msg.encoding!r}")
+    if (msg.height, msg.width) != (height, width):
+        raise ConversionError(f"mask prompt is {msg.width}x{msg.height}, the image is {width}x{height}")
+    check_image_layout(msg, 1, height * width)
+    rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :width]
+    return rows > 0
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """A validated prompt, in engine terms."""
+
+    action: int
+    object_id: int
+    label: str
+    stream: str
+    stamp_ns: int
+    points: np.ndarray | None
+    labels: np.ndarray | None
+    box: np.ndarray | None
+    mask_msg: Image | None
+
+
+def prompt_from_msg(msg: Prompt) -> PromptRequest:
+    """Check a Prompt message's fields that do not depend on the image."""
+    if msg.action not in (Prompt.ACTION_ADD_OR_REFINE, Prompt.ACTION_REMOVE_OBJECT, Prompt.ACTION_RESET_STREAM):
+        raise ConversionError(f"unknown prompt action {msg.action}")
+    if msg.action != Prompt.ACTION_RESET_STREAM and not 1 <= msg.object_id <= 255:
+        raise ConversionError(f"object_id must be 1..255, got {msg.object_id}")
+    points = labels = box = None
+    mask_msg = None
+    if msg.action == Prompt.ACTION_ADD_OR_REFINE:
+        if len(msg.points) != len(msg.labels):
+            raise ConversionError(f"{len(msg.points)} points but {len(msg.labels)} labels")
+        if msg.points:
+            points = np.array([[p.x, p.y] for p in msg.points], np.float64)
+            labels = np.array(list(msg.labels), np.int64)
+        if msg.has_box:
+            box = np.array(list(msg.box), np.float64)
+        if msg.mask.height or msg.mask.width or len(msg.mask.data):
+            mask_msg = msg.mask
+        if points is None and box is None and mask_msg is None:
+            raise ConversionError("empty prompt: no points, no box, no mask")
+    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return PromptRequest(msg.action, msg.object_id, msg.label, msg.stream, stamp_ns, points, labels, box, mask_msg)
+
+
+def label_image(result: FrameResult, height: int, width: int) -> np.ndarray:
+    """mono8 label image: pixel = object id, 0 = background.
+
+    Overlaps: the object with the higher mask logit at that pixel wins (ties: lower id).
+    """
+    labels = np.zeros((height, width), np.uint8)
+    best = np.full((height, width), -np.inf, np.float32)
+    for obj_id, obj in sorted(result.objects.items()):
+        if not obj.visible or obj.area == 0:
+            continue
+        logits = resize_float(obj.low_res_logits, height, width)
+        win = obj.mask & (logits > best)
+        labels[win] = obj_id
+        best[win] = logits[win]
+    return labels
+
+
+def mono8_msg(array: np.ndarray, header) -> Image:
+    """An HxW uint8 array as a mono8 Image with ``header``."""
+    msg = Image(header=header, height=array.shape[0], width=array.shape[1], encoding="mono8")
+    msg.is_bigendian, msg.step = 0, array.shape[1]
+    msg.data = np.ascontiguousarray(array, np.uint8).tobytes()
+    return msg
+
+
+def rgb8_msg(array: np.ndarray, header) -> Image:
+    """An HxWx3 uint8 array as an rgb8 Image with ``header``."""
+    msg = Image(header=header, height=array.shape[0], width=array.shape[1], encoding="rgb8")
+    msg.is_bigendian, msg.step = 0, array.shape[1] * 3
+    msg.data = np.ascontiguousarray(array, np.uint8).tobytes()
+    return msg
+
+
+def overlay(rgb: np.ndarray, result: FrameResult, labels_by_id: dict[int, str]) -> np.ndarray:
+    """The image with coloured masks, boxes, ids and labels (for RViz)."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    out = rgb.astype(np.float32)
+    for obj_id, obj in result.objects.items():
+        if obj.visible and obj.area:
+            out[obj.mask] = 0.45 * out[obj.mask] + 0.55 * PALETTE[(obj_id - 1) % len(PALETTE)]
+    image = PILImage.fromarray(out.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for obj_id, obj in result.objects.items():
+        if obj.visible and obj.bbox:
+            colour = tuple(int(c) for c in PALETTE[(obj_id - 1) % len(PALETTE)])
+            draw.rectangle(obj.bbox, outline=colour, width=2)
+            text = f"{obj_id} {labels_by_id.get(obj_id, '')}".strip()
+            draw.text((obj.bbox[0] + 3, obj.bbox[1] + 2), text, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
+def tracked_objects_msg(
+    result: FrameResult,
+    header,
+    stream: str,
+    labels_by_id: dict[int, str],
+    frames_tracked: dict[int, int],
+    last_seen: dict[int, Time],
+    latency_s: float,
+) -> TrackedObjectArray:
+    """The frame's TrackedObjectArray."""
+    msg = TrackedObjectArray(header=header, stream=stream, height=result.image_size[0], width=result.image_size[1])
+    for obj_id, obj in result.objects.items():
+        item = TrackedObject(object_id=obj_id, label=labels_by_id.get(obj_id, ""), visible=bool(obj.visible))
+        item.presence_probability = float(obj.presence_probability)
+        item.predicted_iou = float(obj.predicted_iou)
+        if obj.bbox and obj.visible:
+            x0, y0, x1, y1 = obj.bbox
+            item.bbox = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
+            item.centroid = Point(x=float(obj.centroid[0]), y=float(obj.centroid[1]), z=0.0)
+            item.area = int(obj.area)
+        item.frames_tracked = int(frames_tracked.get(obj_id, 0))
+        item.last_seen = last_seen.get(obj_id, Time())
+        msg.objects.append(item)
+    sec = int(latency_s)
+    msg.inference_latency = Duration(sec=sec, nanosec=int((latency_s - sec) * 1e9))
+    return msg
