@@ -142,7 +142,9 @@ class Sam2RosNode(LifecycleNode):
         assert self._config is not None
         qos = QoSProfile(depth=self._config.input_depth)
         qos.reliability = (
-            ReliabilityPolicy.RELIABLE if self._config.input_reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+            ReliabilityPolicy.RELIABLE
+            if self._config.input_reliability == "reliable"
+            else ReliabilityPolicy.BEST_EFFORT
         )
         compressed = self._config.image_transport == "compressed"
         for stream in self._streams.values():
