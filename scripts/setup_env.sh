@@ -17,7 +17,8 @@ SAM2_SPEC="sam2==1.1.0"
 STAMP="$VENV/.sam2_ros-setup"
 
 fingerprint() {
-  cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/scripts/setup_env.sh" | sha256sum | cut -d' ' -f1
+  cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/scripts/setup_env.sh" "$ROOT/CMakeLists.txt" \
+    "$ROOT/package.xml" "$ROOT"/msg/*.msg | sha256sum | cut -d' ' -f1
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" && -x "$VENV/bin/python" ]]; then
@@ -34,10 +35,31 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install $TORCH_SPEC
 # Meta's official sam2: no CUDA extension, no torchvision (the video predictor needs neither).
 SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-deps --no-build-isolation "$SAM2_SPEC"
-"${PIP[@]}" install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/export.txt" -r "$ROOT/requirements/dev.txt"
-# sam2_ros itself, editable, with its console scripts (sam2-ros-export).
-"${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
+"${PIP[@]}" install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/export.txt" \
+  -r "$ROOT/requirements/dev.txt" -r "$ROOT/requirements/ros.txt"
+# sam2_ros itself, editable (a path entry, so the generated sam2_ros.msg joins it), with its
+# console scripts (sam2-ros-export, sam2_ros_node).
+"${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT" --config-settings editable_mode=compat
 
-"$VENV/bin/python" -c "import torch, sam2, onnxruntime, sam2_ros.engine; print('[setup] torch', torch.__version__, '| onnxruntime', onnxruntime.__version__)"
+# The package's messages, built by rosidl with plain CMake into the venv prefix (no ROS install
+# needed: the ament/rosidl wheels above provide the build tools).
+BUILD="$ROOT/build/msgs"
+rm -rf "$BUILD"
+AMENT_PREFIX_PATH="$VENV" cmake -S "$ROOT" -B "$BUILD" -DCMAKE_PREFIX_PATH="$VENV" \
+  -DPython3_EXECUTABLE="$VENV/bin/python" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
+  -DSAM2_ROS_INSTALL_PYTHON=OFF > "$VENV/.sam2_ros-cmake.log" 2>&1 \
+  || { tail -n 30 "$VENV/.sam2_ros-cmake.log"; echo "[setup] message build failed (configure)"; exit 1; }
+cmake --build "$BUILD" -j "$(nproc)" >> "$VENV/.sam2_ros-cmake.log" 2>&1 \
+  || { tail -n 30 "$VENV/.sam2_ros-cmake.log"; echo "[setup] message build failed"; exit 1; }
+cmake --install "$BUILD" >> "$VENV/.sam2_ros-cmake.log" 2>&1
+# rosidl installs an empty sam2_ros/__init__.py: drop it so the generated files are a portion of
+# the editable package (whose __init__ extends its __path__) instead of shadowing it.
+PYVER="$("$VENV/bin/python" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')"
+# Its egg-info would also shadow the editable install's metadata (console scripts).
+rm -f "$VENV/lib/$PYVER/site-packages/sam2_ros/__init__.py"
+rm -rf "$VENV/lib/$PYVER/site-packages/"sam2_ros-*.egg-info
+
+"$VENV/bin/python" -c "import torch, sam2, onnxruntime, rclpy, sam2_ros.engine, sam2_ros.msg; \
+print('[setup] torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| rclpy + sam2_ros.msg ok')"
 fingerprint > "$STAMP"
 echo "[setup] done: $VENV"

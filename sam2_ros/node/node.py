@@ -7,6 +7,7 @@ dropped and counted, so latency does not grow with time.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from sam2_ros.node import conversions
 from sam2_ros.node.params import PARAMETERS, NodeConfig, descriptor, read_config, stream_name
 
 LATENCY_WINDOW = 100
+WARN_EVERY_S = 2.0  # the same kind of warning at most this often
 
 
 @dataclass
@@ -76,13 +78,22 @@ class Sam2RosNode(LifecycleNode):
         self._cv = threading.Condition()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        self._subscriptions: list[Any] = []
+        self._image_subs: list[Any] = []
         self._diag_pub = None
         self._diag_timer = None
         self._reset_srv = None
         self._backend_desc = ""
         self._input_group = ReentrantCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
+        self._warned: dict[str, float] = {}
+
+    def _warn(self, text: str) -> None:
+        """A warning, throttled per kind of message (the text without its numbers)."""
+        key = re.sub(r"[0-9.]+", "#", text)
+        now = time.monotonic()
+        if now - self._warned.get(key, -1e9) >= WARN_EVERY_S:
+            self._warned[key] = now
+            self.get_logger().warning(text)
 
     # ------------------------------------------------------------------ parameters
     def param(self, name: str) -> Any:
@@ -149,7 +160,7 @@ class Sam2RosNode(LifecycleNode):
         compressed = self._config.image_transport == "compressed"
         for stream in self._streams.values():
             topic = f"{stream.topic}/compressed" if compressed else stream.topic
-            self._subscriptions.append(
+            self._image_subs.append(
                 self.create_subscription(
                     CompressedImage if compressed else Image,
                     topic,
@@ -158,7 +169,7 @@ class Sam2RosNode(LifecycleNode):
                     callback_group=self._input_group,
                 )
             )
-        self._subscriptions.append(
+        self._image_subs.append(
             self.create_subscription(Prompt, "prompt", self._on_prompt, 50, callback_group=self._input_group)
         )
         self._stop.clear()
@@ -169,9 +180,9 @@ class Sam2RosNode(LifecycleNode):
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_worker()
-        for sub in self._subscriptions:
+        for sub in self._image_subs:
             self.destroy_subscription(sub)
-        self._subscriptions.clear()
+        self._image_subs.clear()
         return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
@@ -220,14 +231,11 @@ class Sam2RosNode(LifecycleNode):
         try:
             request = conversions.prompt_from_msg(msg)
         except conversions.ConversionError as exc:
-            self.get_logger().warning(f"prompt dropped: {exc}", throttle_duration_sec=2.0)
+            self._warn(f"prompt dropped: {exc}")
             return
         stream = self._stream_for(request.stream)
         if stream is None:
-            self.get_logger().warning(
-                f"prompt dropped: unknown stream {request.stream!r}; streams are {list(self._streams)}",
-                throttle_duration_sec=2.0,
-            )
+            self._warn(f"prompt dropped: unknown stream {request.stream!r}; streams are {list(self._streams)}")
             return
         with self._cv:
             stream.prompts.append((request, time.monotonic()))
@@ -317,7 +325,7 @@ class Sam2RosNode(LifecycleNode):
             rgb = self._to_rgb(msg)
         except conversions.ConversionError as exc:
             stream.rejected += 1
-            self.get_logger().warning(f"stream {stream.name}: image dropped: {exc}", throttle_duration_sec=2.0)
+            self._warn(f"stream {stream.name}: image dropped: {exc}")
             for req in after:
                 self._apply_prompt(stream, req)
             return
@@ -343,38 +351,33 @@ class Sam2RosNode(LifecycleNode):
 
     def _apply_prompt(self, stream: Stream, req: Any):
         tracker = stream.tracker
-        log = self.get_logger()
         if req.action == Prompt.ACTION_RESET_STREAM:
             tracker.reset()
             stream.stamps.clear()
             stream.forget_objects()
             return None
         if tracker.frame_idx < 0:
-            log.warning(f"stream {stream.name}: prompt dropped: no image processed yet", throttle_duration_sec=2.0)
+            self._warn(f"stream {stream.name}: prompt dropped: no image processed yet")
             return None
         if req.action == Prompt.ACTION_REMOVE_OBJECT:
             try:
                 tracker.remove_object(req.object_id)
             except InvalidInputError as exc:
-                log.warning(f"stream {stream.name}: remove dropped: {exc}", throttle_duration_sec=2.0)
+                self._warn(f"stream {stream.name}: remove dropped: {exc}")
                 return None
             stream.labels.pop(req.object_id, None)
             stream.frames_tracked.pop(req.object_id, None)
             stream.last_seen.pop(req.object_id, None)
             return None
         if req.object_id not in tracker.object_ids and len(tracker.object_ids) >= int(self.param("max_objects")):
-            log.warning(
+            self._warn(
                 f"stream {stream.name}: prompt for new object {req.object_id} dropped: "
-                f"max_objects ({self.param('max_objects')}) already tracked",
-                throttle_duration_sec=2.0,
+                f"max_objects ({self.param('max_objects')}) already tracked"
             )
             return None
         frame_idx = next((idx for idx, stamp in stream.stamps if stamp == req.stamp_ns), None)
         if frame_idx is None:
-            log.warning(
-                f"stream {stream.name}: prompt stamp matches no cached image; applied to the newest image",
-                throttle_duration_sec=2.0,
-            )
+            self._warn(f"stream {stream.name}: prompt stamp matches no cached image; applied to the newest image")
         try:
             mask = None
             if req.mask_msg is not None:
@@ -384,7 +387,7 @@ class Sam2RosNode(LifecycleNode):
                 req.object_id, points=req.points, labels=req.labels, box=req.box, mask=mask, frame_idx=frame_idx
             )
         except (InvalidInputError, conversions.ConversionError) as exc:
-            log.warning(f"stream {stream.name}: prompt dropped: {exc}", throttle_duration_sec=2.0)
+            self._warn(f"stream {stream.name}: prompt dropped: {exc}")
             return None
         if req.label:
             stream.labels[req.object_id] = req.label
@@ -431,7 +434,7 @@ class Sam2RosNode(LifecycleNode):
             values["backend"] = self._backend_desc
             status = DiagnosticStatus(
                 level=DiagnosticStatus.OK,
-                name=f"sam2_ros: {stream.name}",
+                name=f"{self.get_fully_qualified_name()}: {stream.name}",
                 hardware_id=self._backend_desc,
                 message="tracking" if stream.processed else "waiting for images",
             )

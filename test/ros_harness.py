@@ -1,0 +1,228 @@
+"""Process-level harness for the node tests: the node in its own process, a client here.
+
+Real rclpy and Fast DDS between the two processes, on a domain id of this test session and
+localhost discovery only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+PARAMS_FILE = REPO / "config" / "sam2_ros.yaml"
+
+
+def ros_environment() -> dict[str, str]:
+    """Environment for both processes: private domain, localhost only."""
+    env = dict(os.environ)
+    env.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
+    return env
+
+
+class NodeProcess:
+    """``sam2_ros_node`` with the launch file's parameters file, in its own process."""
+
+    _count = 0
+
+    def __init__(self, log_dir: Path, model_dir: Path | str, params: dict[str, Any] | None = None, name: str = "node"):
+        NodeProcess._count += 1
+        # each node in its own namespace, so nodes of different tests never mix
+        self.ns = f"/test{os.getpid()}_{NodeProcess._count}"
+        self.log_path = log_dir / f"{name}.log"
+        args = [sys.executable, "-m", "sam2_ros.node.main", "--ros-args", "-r", f"__ns:={self.ns}"]
+        args += ["--params-file", str(PARAMS_FILE)]
+        args += ["-p", f"model_dir:={model_dir}"]
+        for key, value in (params or {}).items():
+            args += ["-p", f"{key}:={_param_text(value)}"]
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=ros_environment())
+
+    def topic(self, name: str) -> str:
+        """``name`` inside the node's namespace."""
+        return f"{self.ns}/{name.lstrip('/')}"
+
+    def log(self) -> str:
+        """Everything the node printed so far."""
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int:
+        """SIGINT, then kill; returns the exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(f"'{v}'" if isinstance(v, str) else str(v) for v in value) + "]"
+    return str(value)
+
+
+class Client:
+    """A client node in the test process, spinning in a background thread."""
+
+    def __init__(self) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.rclpy = rclpy
+        self.node = rclpy.create_node(f"sam2_ros_test_client_{os.getpid()}")
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[Any]] = defaultdict(list)
+        self._arrivals: dict[str, list[tuple[float, Any]]] = defaultdict(list)
+        self.lock = threading.Lock()
+        self._pubs: dict[str, Any] = {}
+        self._subs: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+    def subscribe(self, topic: str, msg_type: Any) -> None:
+        """Collect every message on ``topic`` in ``received[topic]``."""
+        if topic in self._subs:
+            return
+
+        def store(msg: Any, topic: str = topic) -> None:
+            now = time.monotonic()
+            with self.lock:
+                self.received[topic].append(msg)
+                self._arrivals[topic].append((now, msg))
+
+        self._subs[topic] = self.node.create_subscription(msg_type, topic, store, 50)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self._arrivals.clear()
+
+    def arrivals(self, topic: str) -> list[tuple[float, Any]]:
+        """(monotonic receive time, message) pairs of ``topic``."""
+        with self.lock:
+            return list(self._arrivals[topic])
+
+    def messages(self, topic: str) -> list[Any]:
+        with self.lock:
+            return list(self.received[topic])
+
+    def publisher(self, topic: str, msg_type: Any, reliable: bool = True) -> Any:
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+        if topic not in self._pubs:
+            qos = QoSProfile(depth=10)
+            qos.reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+            self._pubs[topic] = self.node.create_publisher(msg_type, topic, qos)
+        return self._pubs[topic]
+
+    def wait_for_subscribers(self, topic: str, timeout: float = 20.0) -> None:
+        pub = self._pubs[topic]
+        wait_until(lambda: pub.get_subscription_count() > 0, timeout, f"no subscriber on {topic}")
+
+    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 30.0) -> Any:
+        client = self.node.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise TimeoutError(f"service {name} not available")
+            future = client.call_async(request)
+            wait_until(future.done, timeout, f"service {name} did not answer")
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
+    """Poll ``predicate`` until truthy; raise TimeoutError with ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def publish_until(publish: Callable[[], Any], predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Publish again every half second until ``predicate`` holds (a just-matched best-effort
+    reader can miss the first samples)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        publish()
+        try:
+            return wait_until(predicate, min(0.5, max(0.01, deadline - time.monotonic())), what)
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def image_msg(rgb: np.ndarray, stamp_sec: int, frame_id: str = "camera", encoding: str = "rgb8"):
+    """An Image message from an RGB array, converted to ``encoding``."""
+    from sensor_msgs.msg import Image
+
+    data = {
+        "rgb8": rgb,
+        "bgr8": rgb[..., ::-1],
+        "rgba8": np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2),
+        "bgra8": np.concatenate([rgb[..., ::-1], np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2),
+        "mono8": rgb.mean(axis=2).astype(np.uint8),
+    }[encoding]
+    msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding=encoding)
+    msg.header.stamp.sec = stamp_sec
+    msg.header.frame_id = frame_id
+    msg.step = int(data.shape[1] * (data.shape[2] if data.ndim == 3 else 1))
+    msg.data = np.ascontiguousarray(data).tobytes()
+    return msg
+
+
+def prompt_msg(object_id: int, stamp_sec: int, points=None, labels=None, box=None, mask=None, action=0, label="",
+               stream=""):  # fmt: skip
+    """A Prompt message."""
+    from geometry_msgs.msg import Point32
+    from sam2_ros.msg import Prompt
+    from sensor_msgs.msg import Image
+
+    msg = Prompt(action=action, object_id=object_id, label=label, stream=stream)
+    msg.header.stamp.sec = stamp_sec
+    for x, y in points or []:
+        msg.points.append(Point32(x=float(x), y=float(y), z=0.0))
+    msg.labels = [int(v) for v in labels or []]
+    if box is not None:
+        msg.has_box = True
+        msg.box = [float(v) for v in box]
+    if mask is not None:
+        m = np.asarray(mask).astype(np.uint8) * 255
+        msg.mask = Image(height=m.shape[0], width=m.shape[1], encoding="mono8", step=m.shape[1])
+        msg.mask.data = m.tobytes()
+    return msg
+
+
+def mask_array(msg) -> np.ndarray:
+    """A mono8 Image as HxW uint8."""
+    return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width]

@@ -1,0 +1,419 @@
+"""The ROS 2 node, in its own process, driven over real DDS by a client in this process."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import yaml
+from ros_harness import (
+    PARAMS_FILE,
+    Client,
+    NodeProcess,
+    image_msg,
+    mask_array,
+    prompt_msg,
+    publish_until,
+    ros_environment,
+    wait_until,
+)
+
+from sam2_ros.engine import Sam2Tracker
+from sam2_ros.node.conversions import label_image
+from sam2_ros.synthetic import generate_clip
+
+TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="module")
+def client():
+    import rclpy
+
+    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
+    rclpy.init()
+    c = Client()
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sam2_ros.msg import Prompt, TrackedObjectArray
+    from sensor_msgs.msg import Image
+
+    c.types = {"image": Image, "prompt": Prompt, "objects": TrackedObjectArray, "diag": DiagnosticArray}
+    yield c
+    c.close()
+    rclpy.shutdown()
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(21, num_frames=16)
+
+
+@pytest.fixture(scope="module")
+def node(model_small, tmp_path_factory, client):
+    """One node for the tests that share it (each resets it first)."""
+    proc = NodeProcess(tmp_path_factory.mktemp("node"), model_small.model_dir, {"max_objects": 4})
+    client.subscribe(proc.topic("mask"), client.types["image"])
+    client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
+    client.publisher(proc.topic("image"), client.types["image"])
+    client.publisher(proc.topic("prompt"), client.types["prompt"])
+    client.wait_for_subscribers(proc.topic("image"), TIMEOUT)
+    client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
+    warm_up = generate_clip(0, num_frames=1).frames[0]
+    publish_until(
+        lambda: client.publisher(proc.topic("image"), client.types["image"]).publish(image_msg(warm_up, 1)),
+        lambda: client.messages(proc.topic("tracked_objects")),
+        TIMEOUT,
+        "the node's first output",
+    )
+    yield proc
+    assert proc.stop() == 0, proc.log()[-3000:]
+
+
+class Session:
+    """Send frames and prompts to the shared node; collect what comes back per stamp."""
+
+    def __init__(self, client, node, stamp0: int):
+        from std_srvs.srv import Trigger
+
+        self.client, self.node, self.stamp = client, node, stamp0
+        response = client.call(Trigger, node.topic("sam2_ros/reset"), Trigger.Request())
+        assert response.success, response.message
+        client.clear()
+
+    def frame(self, rgb: np.ndarray, prompts=(), encoding: str = "rgb8"):
+        """Publish a frame, then its prompts; wait for the frame's outputs."""
+        self.stamp += 1
+        stamp = self.stamp
+        image = image_msg(rgb, stamp, encoding=encoding)
+        self.client.publisher(self.node.topic("image"), self.client.types["image"]).publish(image)
+        for p in prompts:
+            self.prompt(stamp=stamp, **p)
+        return self.outputs(stamp)
+
+    def prompt(self, stamp=None, **kwargs):
+        msg = prompt_msg(stamp_sec=self.stamp if stamp is None else stamp, **kwargs)
+        self.client.publisher(self.node.topic("prompt"), self.client.types["prompt"]).publish(msg)
+
+    def outputs(self, stamp: int, timeout: float = TIMEOUT):
+        def find():
+            objs = [m for m in self.client.messages(self.node.topic("tracked_objects")) if m.header.stamp.sec == stamp]
+            masks = [m for m in self.client.messages(self.node.topic("mask")) if m.header.stamp.sec == stamp]
+            return (objs[-1], masks[-1]) if objs and masks else None
+
+        return wait_until(find, timeout, f"outputs of the frame stamped {stamp}")
+
+
+def _objects(msg):
+    return {o.object_id: o for o in msg.objects}
+
+
+def test_click_box_and_mask_prompts(client, node, clip):
+    s = Session(client, node, 1000)
+    objs, mask = s.frame(
+        clip.frames[0],
+        [
+            {"object_id": 1, "points": [clip.first_visible_point(1)], "labels": [1], "label": "disc"},
+            {"object_id": 2, "box": clip.box(2)},
+            {"object_id": 3, "mask": clip.masks[3][0]},
+        ],
+    )
+    for t in range(1, 3):
+        objs, mask = s.frame(clip.frames[t])
+    tracked = _objects(objs)
+    assert set(tracked) == {1, 2, 3}
+    assert tracked[1].label == "disc" and tracked[2].label == ""
+    assert tracked[3].frames_tracked >= 2
+    values = set(np.unique(mask_array(mask)).tolist())
+    assert values <= {0, 1, 2, 3}
+    for obj in tracked.values():
+        if obj.visible and obj.area:
+            assert (mask_array(mask) == obj.object_id).sum() <= obj.area
+
+
+def test_headers_and_sizes_are_copied(client, node, clip):
+    s = Session(client, node, 2000)
+    s.frame(clip.frames[0], [{"object_id": 1, "points": [clip.first_visible_point(1)], "labels": [1]}])
+    objs, mask = s.frame(clip.frames[1])
+    assert objs.header.stamp.sec == mask.header.stamp.sec == s.stamp
+    assert objs.header.frame_id == mask.header.frame_id == "camera"
+    assert (objs.height, objs.width) == (mask.height, mask.width) == clip.frames[1].shape[:2]
+    assert mask.encoding == "mono8"
+    assert objs.inference_latency.sec > 0 or objs.inference_latency.nanosec > 0
+
+
+def test_outputs_agree_with_the_engine(client, node, clip, model_small):
+    """The node's mask image and objects are the engine's result for the same frames and prompts."""
+    s = Session(client, node, 3000)
+    engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
+    p1, box2 = clip.first_visible_point(1), clip.box(2)
+    got = [s.frame(clip.frames[0], [{"object_id": 1, "points": [p1], "labels": [1]}, {"object_id": 2, "box": box2}])]
+    engine.track(clip.frames[0])
+    engine.add_prompt(1, points=[p1], labels=[1])
+    want = [engine.add_prompt(2, box=box2)]
+    for t in range(1, 4):
+        got.append(s.frame(clip.frames[t]))
+        want.append(engine.track(clip.frames[t]))
+    # Frame 0 was published as soon as it was tracked, before its prompts arrived; they land on
+    # it (by stamp) and show from frame 1 on, exactly as if given with the frame.
+    for (objs, mask), result in zip(got[1:], want[1:]):
+        h, w = result.image_size
+        assert [o.object_id for o in objs.objects] == list(result.objects)
+        np.testing.assert_array_equal(mask_array(mask), label_image(result, h, w))
+        for obj_id, obj in result.objects.items():
+            msg = _objects(objs)[obj_id]
+            assert msg.visible == obj.visible and msg.area == obj.area
+            assert msg.predicted_iou == pytest.approx(obj.predicted_iou, abs=1e-5)
+            if obj.bbox:
+                assert (msg.bbox.x_offset, msg.bbox.y_offset) == obj.bbox[:2]
+                assert (msg.bbox.width, msg.bbox.height) == (obj.bbox[2] - obj.bbox[0], obj.bbox[3] - obj.bbox[1])
+
+
+def test_refine_and_remove(client, node, clip):
+    s = Session(client, node, 4000)
+    s.frame(clip.frames[0], [{"object_id": 5, "box": clip.box(1)}, {"object_id": 6, "box": clip.box(2)}])
+    before, _ = s.frame(clip.frames[1])
+    objs, _ = s.frame(clip.frames[2], [{"object_id": 5, "points": [clip.first_visible_point(1, 2)], "labels": [0]}])
+    assert set(_objects(objs)) == {5, 6}
+    s.prompt(object_id=5, action=1)  # remove
+    objs, _ = s.frame(clip.frames[3])
+    assert set(_objects(objs)) == {6}
+    assert _objects(objs)[6].frames_tracked == _objects(before)[6].frames_tracked + 2
+
+
+def test_reset_by_topic_and_by_service(client, node, clip):
+    from std_srvs.srv import Trigger
+
+    s = Session(client, node, 5000)
+    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
+    s.prompt(object_id=0, action=2)  # reset the stream
+    objs, _ = s.frame(clip.frames[1])
+    assert objs.objects == []
+    s.frame(clip.frames[2], [{"object_id": 2, "box": clip.box(2, 2)}])
+    assert client.call(Trigger, node.topic("sam2_ros/reset"), Trigger.Request()).success
+    objs, mask = s.frame(clip.frames[3])
+    assert objs.objects == [] and not mask_array(mask).any()
+
+
+BAD_IMAGES = {
+    "wrong step": (lambda m: setattr(m, "step", m.step - 3), "is smaller than width x channels"),
+    "short data": (lambda m: setattr(m, "data", bytes(m.data)[:-10]), "!= step x height"),
+    "empty image": (lambda m: (setattr(m, "height", 0), setattr(m, "data", b"")), "empty image"),
+    "unknown encoding": (lambda m: setattr(m, "encoding", "32FC1"), "unsupported encoding '32FC1'"),
+    "oversized image": (lambda m: None, "exceeds max_image_pixels"),
+}
+
+
+def test_bad_images_are_dropped_and_the_node_goes_on(client, node, clip):
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    s = Session(client, node, 6000)
+    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
+    pub = client.publisher(node.topic("image"), client.types["image"])
+    for name, (spoil, expected) in BAD_IMAGES.items():
+        if name == "oversized image":  # set at run time: the node takes it without a restart
+            value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=1000)
+            request = SetParameters.Request(parameters=[Parameter(name="max_image_pixels", value=value)])
+            assert client.call(SetParameters, node.topic("sam2_ros/set_parameters"), request).results[0].successful
+        s.stamp += 1
+        msg = image_msg(clip.frames[1], s.stamp)
+        spoil(msg)
+        publish_until(lambda m=msg: pub.publish(m), lambda e=expected: e in node.log(), TIMEOUT, name)
+        if name == "oversized image":
+            value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=4096 * 4096)
+            request = SetParameters.Request(parameters=[Parameter(name="max_image_pixels", value=value)])
+            assert client.call(SetParameters, node.topic("sam2_ros/set_parameters"), request).results[0].successful
+        objs, _ = s.frame(clip.frames[1])
+        assert set(_objects(objs)) == {1}, name
+
+
+def test_every_supported_encoding(client, node, clip):
+    s = Session(client, node, 7000)
+    for encoding in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8"):
+        objs, mask = s.frame(clip.frames[0], encoding=encoding)
+        assert (mask.height, mask.width) == clip.frames[0].shape[:2], encoding
+
+
+def test_bad_prompts_are_dropped_and_tracking_goes_on(client, node, clip):
+    s = Session(client, node, 8000)
+    s.prompt(object_id=1, stamp=7999, box=clip.box(1))  # before any image of this session
+    time.sleep(1.5)  # longer than prompt_wait_s: it is not waiting for its image any more
+    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
+    bad = [
+        {"object_id": 2, "points": [(400, 10)], "labels": [1]},  # outside the image
+        {"object_id": 2, "points": [(float("nan"), 10)], "labels": [1]},
+        {"object_id": 2, "box": (10, 10, 500, 100)},
+        {"object_id": 0, "box": clip.box(2)},  # id out of range
+        {"object_id": 2, "points": [(10, 10)], "labels": [1, 0]},
+        {"object_id": 2},  # empty
+        {"object_id": 2, "mask": np.ones((10, 10), bool)},  # wrong size
+        {"object_id": 9, "action": 1},  # remove unknown id
+        {"object_id": 2, "box": clip.box(2), "stream": "no_such_camera"},
+    ]
+    for p in bad:
+        s.prompt(**p)
+    for obj_id in (11, 12, 13, 14):  # max_objects is 4: the fourth new one is refused
+        s.prompt(object_id=obj_id, points=[clip.first_visible_point(2)], labels=[1])
+    time.sleep(1.0)
+    s.frame(clip.frames[1])
+    objs, _ = s.frame(clip.frames[2])
+    assert set(_objects(objs)) == {1, 11, 12, 13}
+    log = node.log()
+    checks = (
+        "no image processed yet",
+        "outside",
+        "NaN",
+        "object_id must be 1..255",
+        "unknown object id 9",
+        "unknown stream",
+        "max_objects",
+        "mask prompt is 10x10",
+        "1 points but 2 labels",
+        "empty prompt",
+    )
+    for text in checks:
+        assert text in log, text
+
+
+def test_parameters_file_declares_known_parameters():
+    from sam2_ros.node.params import PARAMETERS
+
+    params = yaml.safe_load(PARAMS_FILE.read_text())["/**"]["ros__parameters"]
+    for name, value in params.items():
+        assert name in PARAMETERS, name
+        assert type(value) is type(PARAMETERS[name][0]), name
+
+
+def test_two_cameras_share_one_model(client, model_small, tmp_path, clip):
+    proc = NodeProcess(tmp_path, model_small.model_dir, {"image_topics": ["left/image_raw", "right/image_raw"]})
+    try:
+        Image, Objects = client.types["image"], client.types["objects"]
+        for side in ("left", "right"):
+            client.subscribe(proc.topic(f"{side}/tracked_objects"), Objects)
+            client.publisher(proc.topic(f"{side}/image_raw"), Image)
+            client.wait_for_subscribers(proc.topic(f"{side}/image_raw"), TIMEOUT)
+        client.publisher(proc.topic("prompt"), client.types["prompt"])
+        client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
+        client.clear()
+        client.publisher(proc.topic("left/image_raw"), Image).publish(image_msg(clip.frames[0], 1))
+        client.publisher(proc.topic("right/image_raw"), Image).publish(image_msg(clip.frames[5], 1))
+        wait_until(
+            lambda: (
+                client.messages(proc.topic("right/tracked_objects"))
+                and client.messages(proc.topic("left/tracked_objects"))
+            ),
+            TIMEOUT,
+        )
+        client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(
+            prompt_msg(1, 1, box=clip.box(1), stream="left")
+        )
+        client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(
+            prompt_msg(2, 1, box=clip.box(2, 5), stream="right")
+        )
+        time.sleep(1.0)
+        client.publisher(proc.topic("left/image_raw"), Image).publish(image_msg(clip.frames[1], 2))
+        client.publisher(proc.topic("right/image_raw"), Image).publish(image_msg(clip.frames[6], 2))
+        for side, obj_id in (("left", 1), ("right", 2)):
+            msg = wait_until(
+                lambda s=side: [
+                    m for m in client.messages(proc.topic(f"{s}/tracked_objects")) if m.header.stamp.sec == 2
+                ],
+                TIMEOUT,
+            )[-1]
+            assert msg.stream == side and [o.object_id for o in msg.objects] == [obj_id]
+        assert "2 stream(s)" in proc.log()
+    finally:
+        assert proc.stop() == 0
+
+
+def test_lifecycle_transitions(client, model_small, tmp_path):
+    from lifecycle_msgs.msg import State, Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+
+    proc = NodeProcess(tmp_path, model_small.model_dir, {"autostart": False})
+    try:
+
+        def state():
+            return client.call(GetState, proc.topic("sam2_ros/get_state"), GetState.Request()).current_state.id
+
+        def change(transition):
+            request = ChangeState.Request()
+            request.transition.id = transition
+            return client.call(ChangeState, proc.topic("sam2_ros/change_state"), request).success
+
+        assert state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert change(Transition.TRANSITION_CONFIGURE) and state() == State.PRIMARY_STATE_INACTIVE
+        assert change(Transition.TRANSITION_ACTIVATE) and state() == State.PRIMARY_STATE_ACTIVE
+        assert change(Transition.TRANSITION_DEACTIVATE) and state() == State.PRIMARY_STATE_INACTIVE
+        assert change(Transition.TRANSITION_CLEANUP) and state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert change(Transition.TRANSITION_CONFIGURE) and state() == State.PRIMARY_STATE_INACTIVE
+    finally:
+        assert proc.stop() == 0
+
+
+def test_bad_model_directory_leaves_the_node_unconfigured(client, tmp_path):
+    from lifecycle_msgs.msg import State
+    from lifecycle_msgs.srv import GetState
+
+    broken = tmp_path / "broken_model"
+    broken.mkdir()
+    proc = NodeProcess(tmp_path, broken)
+    try:
+        response = client.call(GetState, proc.topic("sam2_ros/get_state"), GetState.Request())
+        assert response.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+        assert proc.alive()
+        assert "configure failed" in proc.log() and "no model.yaml" in proc.log()
+    finally:
+        proc.stop()
+
+
+def test_fast_camera_against_slow_inference(client, model_small, tmp_path, clip):
+    """30 Hz for 20 s into a node that needs ~0.1-0.3 s a frame: latency stays bounded."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    proc = NodeProcess(tmp_path, model_small.model_dir)
+    try:
+        Image = client.types["image"]
+        client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
+        client.subscribe("/diagnostics", DiagnosticArray)
+        pub = client.publisher(proc.topic("image"), Image)
+        client.publisher(proc.topic("prompt"), client.types["prompt"])
+        client.wait_for_subscribers(proc.topic("image"), TIMEOUT)
+        client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
+        client.clear()
+        publish_until(
+            lambda: pub.publish(image_msg(clip.frames[0], 1)),
+            lambda: client.messages(proc.topic("tracked_objects")),
+            TIMEOUT,
+            "a first output",
+        )
+        client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(prompt_msg(1, 1, box=clip.box(1)))
+        sent: dict[int, float] = {}
+        start = time.monotonic()
+        n = 0
+        while time.monotonic() - start < 20.0:
+            n += 1
+            stamp = 100 + n
+            sent[stamp] = time.monotonic()
+            pub.publish(image_msg(clip.frames[n % len(clip.frames)], stamp))
+            time.sleep(max(0.0, start + n / 30.0 - time.monotonic()))
+        time.sleep(2.0)
+        received = [m for m in client.messages(proc.topic("tracked_objects")) if m.header.stamp.sec > 100]
+        assert len(received) >= 20
+        stamps = [m.header.stamp.sec for m in received]
+        assert stamps == sorted(stamps)
+        arrived = {m.header.stamp.sec: t for t, m in client.arrivals(proc.topic("tracked_objects"))}
+        latency = [arrived[st] - sent[st] for st in stamps]
+        # no queue builds up: the last outputs are about as fresh as the first ones
+        assert np.mean(latency[-10:]) < 2 * np.mean(latency[:10]) + 0.5
+        assert max(latency) < 5.0
+        gaps = np.diff(stamps)
+        assert gaps.max() > 1  # frames were dropped, not queued
+        mine = [st for m in client.messages("/diagnostics") for st in m.status if st.name.startswith(proc.ns)]
+        values = {kv.key: kv.value for kv in mine[-1].values}
+        assert int(values["frames_dropped"]) > 0
+        assert int(values["frames_received"]) >= int(values["frames_processed"]) + int(values["frames_dropped"]) - 1
+        assert float(values["latency_ms_p95"]) < 5000
+    finally:
+        assert proc.stop() == 0
