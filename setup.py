@@ -35,6 +35,7 @@ setup(
             "sam2-ros-export = sam2_ros.export.cli:main",
             "sam2-ros-bench = sam2_ros.bench:main",
             "sam2-ros-demo = sam2_ros.demo:main",
+            "sam2-ros-player = sam2_ros.player:main",
             "sam2_ros_node = sam2_ros.node.main:main",
         ],
     },

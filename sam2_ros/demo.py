@@ -1,193 +1,220 @@
-"""Engine demo: track prompted objects through a clip and write what the tracker saw.
+"""The main job: a clip, played as a camera, through the real node, recorded to a folder.
 
-``python -m sam2_ros.demo`` runs the streaming engine (no ROS) on the project's seeded
-synthetic clip (moving, occluding shapes) with scripted prompts, or on your own frames
-(``--frames-dir``) and prompts (``--prompts``). It writes to ``--output``:
-``overlay.gif``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
-(frames, latency p50/p95, rate, per-stage means, and mean IoU against the clip's ground
-truth when the clip is synthetic).
+``python -m sam2_ros.demo`` starts ``sam2_ros_node`` (its own process, the launch file's
+parameters), starts the player (another process) publishing the clip at its frame rate with
+scripted prompts, records what the node publishes, and writes to ``--output``:
+``overlay.mp4``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
+(frames in and out, dropped, end-to-end latency p50/p95, output rate).
 
-Model: ``--model DIR``; else the first model directory in ``models/``; else a seeded
-random model is exported once into ``.cache/models`` (needs the export environment) and
-the demo says plainly that its masks carry no meaning.
+Defaults: the built-in synthetic clip (moving, occluding shapes) with
+``config/demo_prompts.yaml``; the first model in ``models/``, else a seeded random model
+exported once (its masks carry no meaning, and the demo says so).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
+import os
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from PIL import Image, ImageDraw
 
-from sam2_ros.engine import FrameResult, Sam2Tracker
-from sam2_ros.synthetic import generate_clip
+from sam2_ros.engine_demo import find_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PALETTE = np.array(
-    [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240]],
-    np.uint8,
-)
+PARAMS_FILE = REPO_ROOT / "config" / "sam2_ros.yaml"
+DEFAULT_PROMPTS = REPO_ROOT / "config" / "demo_prompts.yaml"
 
 
-def colour(obj_id: int) -> np.ndarray:
-    """A stable colour per object id."""
-    return PALETTE[(obj_id - 1) % len(PALETTE)]
+class Recorder:
+    """Subscribes to the node's outputs and keeps them with their arrival times."""
+
+    def __init__(self, namespace: str) -> None:
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import Image
+
+        from sam2_ros.msg import TrackedObjectArray
+
+        self.node = rclpy.create_node("sam2_ros_demo_recorder")
+        self.lock = threading.Lock()
+        self.objects: list[tuple[float, Any]] = []
+        self.overlays: dict[int, Any] = {}
+        self.diagnostics: dict[str, str] = {}
+        self.namespace = namespace
+        self.node.create_subscription(TrackedObjectArray, f"{namespace}/tracked_objects", self._on_objects, 50)
+        self.node.create_subscription(Image, f"{namespace}/overlay", self._on_overlay, 50)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+
+    def now_ns(self) -> int:
+        return self.node.get_clock().now().nanoseconds
+
+    def _on_objects(self, msg: Any) -> None:
+        with self.lock:
+            self.objects.append((self.now_ns(), msg))
+
+    def _on_overlay(self, msg: Any) -> None:
+        rgb = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width * 3]
+        with self.lock:
+            self.overlays[_stamp_ns(msg.header.stamp)] = rgb.reshape(msg.height, msg.width, 3).copy()
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        for status in msg.status:
+            if status.name.startswith(self.namespace + "/"):
+                with self.lock:
+                    self.diagnostics = {kv.key: kv.value for kv in status.values}
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
 
 
-def draw_overlay(frame: np.ndarray, result: FrameResult) -> Image.Image:
-    """The frame with each visible object's mask tinted, its box and its id."""
-    out = frame.astype(np.float32)
-    for obj_id, obj in result.objects.items():
-        if obj.visible and obj.area:
-            out[obj.mask] = 0.45 * out[obj.mask] + 0.55 * colour(obj_id)
-    image = Image.fromarray(out.astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    for obj_id, obj in result.objects.items():
-        if obj.visible and obj.bbox:
-            draw.rectangle(obj.bbox, outline=tuple(int(c) for c in colour(obj_id)), width=2)
-            draw.text((obj.bbox[0] + 3, obj.bbox[1] + 2), f"id {obj_id}", fill=(255, 255, 255))
-    draw.text((4, 4), f"frame {result.frame_idx}", fill=(255, 255, 255))
-    return image
+def _stamp_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def find_model(explicit: Path | None, image_size: int) -> tuple[Path, bool]:
-    """(model directory, whether it was generated with random weights here)."""
-    if explicit is not None:
-        return explicit, False
-    shipped = sorted(p.parent for p in (REPO_ROOT / "models").glob("*/model.yaml"))
-    if shipped:
-        return shipped[0], False
-    target = REPO_ROOT / ".cache" / "models" / f"random-sam2.1_hiera_t-{image_size}"
-    if not (target / "model.yaml").exists():
-        print(f"[demo] no model in models/: exporting a seeded random model to {target} (once) ...", flush=True)
-        from sam2_ros.export.cli import main as export_main
+def write_outputs(recorder: Recorder, output: Path, published: int, rate: float, model: Path, random: bool) -> dict:
+    """overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json."""
+    import cv2
+    from PIL import Image
 
-        code = export_main(
-            ["--random-init", "0", "--config", "sam2.1_hiera_t", "--image-size", str(image_size),
-             "--output", str(target), "--force", "-q"]
-        )  # fmt: skip
-        if code != 0:
-            raise SystemExit(code)
-    return target, True
-
-
-def load_prompts(path: Path | None, clip: Any) -> dict[int, list[dict[str, Any]]]:
-    """Prompts per frame: ``{frame: [{id, points, labels} | {id, box} | {id, remove: true}]}``."""
-    if path is not None:
-        raw = yaml.safe_load(path.read_text()) or {}
-        return {int(frame): list(items) for frame, items in raw.items()}
-    # default: a click on the middle of each synthetic object on the first frame
-    return {0: [{"id": obj_id, "points": [clip.first_visible_point(obj_id)], "labels": [1]} for obj_id in clip.masks]}
-
-
-def load_frames(frames_dir: Path, limit: int) -> np.ndarray:
-    """RGB frames from a folder of images, in name order."""
-    paths = sorted(p for p in frames_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))[:limit]
-    if not paths:
-        raise SystemExit(f"no images in {frames_dir}")
-    return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+    output.mkdir(parents=True, exist_ok=True)
+    with recorder.lock:
+        records = list(recorder.objects)
+        overlays = dict(recorder.overlays)
+        diagnostics = dict(recorder.diagnostics)
+    latencies = []
+    with open(output / "tracked_objects.jsonl", "w") as handle:
+        for arrived, msg in records:
+            latency = (arrived - _stamp_ns(msg.header.stamp)) / 1e9
+            latencies.append(latency)
+            handle.write(json.dumps({
+                "stamp": _stamp_ns(msg.header.stamp) / 1e9,
+                "end_to_end_latency_s": round(latency, 4),
+                "inference_s": round(msg.inference_latency.sec + msg.inference_latency.nanosec / 1e9, 4),
+                "objects": [
+                    {"id": o.object_id, "label": o.label, "visible": o.visible,
+                     "presence": round(o.presence_probability, 4), "iou_pred": round(o.predicted_iou, 4),
+                     "bbox": [o.bbox.x_offset, o.bbox.y_offset, o.bbox.width, o.bbox.height],
+                     "area": o.area, "centroid": [o.centroid.x, o.centroid.y], "frames_tracked": o.frames_tracked}
+                    for o in msg.objects
+                ],
+            }) + "\n")  # fmt: skip
+    frames = [overlays[k] for k in sorted(overlays)]
+    if frames:
+        h, w = frames[0].shape[:2]
+        writer = cv2.VideoWriter(str(output / "overlay.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), max(rate, 1.0), (w, h))
+        for rgb in frames:
+            writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+        writer.release()
+        picks = frames[:: max(1, len(frames) // 12)][:12]
+        sheet = Image.new("RGB", (4 * w // 2, ((len(picks) + 3) // 4) * h // 2))
+        for i, rgb in enumerate(picks):
+            sheet.paste(Image.fromarray(rgb).resize((w // 2, h // 2)), ((i % 4) * w // 2, (i // 4) * h // 2))
+        sheet.save(output / "contact_sheet.png")
+    arrivals = [a for a, _ in records]
+    summary = {
+        "model": str(model),
+        "random_weights": random,
+        "frames_published": published,
+        "frames_out": len(records),
+        "frames_dropped": int(diagnostics.get("frames_dropped", 0)),
+        "latency_ms_p50": round(float(np.percentile(latencies, 50)) * 1000, 1) if latencies else None,
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)) * 1000, 1) if latencies else None,
+        "output_rate_hz": round((len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1e9), 2)
+        if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
+        else None,
+        "input_rate_hz": rate,
+        "node_diagnostics": diagnostics,
+    }
+    (output / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: models/*, else a random model)")
-    parser.add_argument("--frames-dir", type=Path, help="folder of frames to track instead of the synthetic clip")
-    parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame (see docs/ENGINE.md)")
-    parser.add_argument("--frames", type=int, default=24, help="number of frames")
-    parser.add_argument("--objects", type=int, default=3, help="objects in the synthetic clip (1-7)")
-    parser.add_argument("--seed", type=int, default=11, help="synthetic clip seed")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--video", type=Path, help="video file to play instead of the synthetic clip")
+    source.add_argument("--frames", type=Path, help="folder of frames to play instead of the synthetic clip")
+    parser.add_argument("--prompts", type=Path, help=f"prompts YAML (default: {DEFAULT_PROMPTS.name} on the clip)")
+    parser.add_argument("--rate", type=float, default=4.0, help="playback frame rate")
+    parser.add_argument("--max-frames", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=512, help="image size of a generated random model")
-    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="[%(name)s] %(message)s")
 
-    model_dir, generated = find_model(args.model, args.image_size)
-    tracker = Sam2Tracker.from_model_dir(model_dir, threads=args.threads)
-    if tracker.manifest.random_weights or generated:
-        print("[demo] NOTE: this model has RANDOM weights - the pipeline runs for real, but its masks carry no "
-              "meaning until you export real SAM 2 weights (sam2-ros-export --checkpoint ...).")  # fmt: skip
-    clip = None
-    if args.frames_dir:
-        frames = load_frames(args.frames_dir, args.frames)
-    else:
-        clip = generate_clip(args.seed, num_frames=args.frames, num_objects=args.objects)
-        frames = clip.frames
-    prompts = load_prompts(args.prompts, clip)
+    model, generated = find_model(args.model, args.image_size)
+    from sam2_ros.engine.manifest import load_model_dir
 
+    random = load_model_dir(model, verify_hashes=False)[0].random_weights or generated
+    if random:
+        print("[demo] NOTE: RANDOM model weights - the node, topics and tracking run for real, but the masks "
+              "carry no meaning until you export real SAM 2 weights (sam2-ros-export --checkpoint ...).")  # fmt: skip
+    prompts = args.prompts or (DEFAULT_PROMPTS if not (args.video or args.frames) else None)
+    namespace = f"/sam2_ros_demo_{os.getpid()}"
+    env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE=os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"))
+    os.environ.update({k: v for k, v in env.items() if k.startswith("ROS_")})
     args.output.mkdir(parents=True, exist_ok=True)
-    overlays, latencies, stage_sums, ious = [], [], {}, []
-    with open(args.output / "tracked_objects.jsonl", "w") as jsonl:
-        for t, frame in enumerate(frames):
-            start = time.perf_counter()
-            result = tracker.track(frame)
-            for item in prompts.get(t, []):
-                if item.get("remove"):
-                    tracker.remove_object(int(item["id"]))
-                    continue
-                result = tracker.add_prompt(
-                    int(item["id"]), points=item.get("points"), labels=item.get("labels"), box=item.get("box")
-                )
-            latencies.append(time.perf_counter() - start)
-            for stage, value in result.timings.items():
-                stage_sums[stage] = stage_sums.get(stage, 0.0) + value
-            record = {"frame": t, "latency_s": round(latencies[-1], 4), "objects": []}
-            for obj_id, obj in result.objects.items():
-                entry = {
-                    "id": obj_id,
-                    "visible": obj.visible,
-                    "presence": round(obj.presence_probability, 4),
-                    "iou_pred": round(obj.predicted_iou, 4),
-                    "bbox": obj.bbox,
-                    "area": obj.area,
-                    "centroid": obj.centroid,
-                }
-                if clip is not None and obj_id in clip.masks:
-                    entry["iou_gt"] = round(iou(obj.mask & obj.visible, clip.masks[obj_id][t]), 4)
-                    ious.append(entry["iou_gt"])
-                record["objects"].append(entry)
-            jsonl.write(json.dumps(record) + "\n")
-            overlays.append(draw_overlay(frame, result))
-            print(f"\r[demo] frame {t + 1}/{len(frames)}  {latencies[-1] * 1000:7.1f} ms  "
-                  f"objects {len(result.objects)}", end="", file=sys.stderr, flush=True)  # fmt: skip
-    print(file=sys.stderr)
+    node_log = open(args.output / "node.log", "w")  # noqa: SIM115 - closed below
+    node = subprocess.Popen(
+        [sys.executable, "-m", "sam2_ros.node.main", "--ros-args", "-r", f"__ns:={namespace}",
+         "--params-file", str(PARAMS_FILE), "-p", f"model_dir:={model}", "-p", "input_reliability:=reliable"],
+        stdout=node_log, stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    import rclpy
 
-    overlays[0].save(args.output / "overlay.gif", save_all=True, append_images=overlays[1:], duration=100, loop=0)
-    step = max(1, len(overlays) // 12)
-    picks = overlays[::step][:12]
-    w, h = picks[0].size
-    sheet = Image.new("RGB", (4 * w, ((len(picks) + 3) // 4) * h))
-    for i, im in enumerate(picks):
-        sheet.paste(im, ((i % 4) * w, (i // 4) * h))
-    sheet.save(args.output / "contact_sheet.png")
-    lat = np.array(latencies[1:] or latencies)
-    summary = {
-        "model": str(model_dir),
-        "random_weights": bool(tracker.manifest.random_weights),
-        "frames": len(frames),
-        "latency_ms_p50": round(float(np.percentile(lat, 50)) * 1000, 1),
-        "latency_ms_p95": round(float(np.percentile(lat, 95)) * 1000, 1),
-        "rate_hz": round(float(1.0 / lat.mean()), 2),
-        "stage_ms_mean": {k: round(v / len(frames) * 1000, 1) for k, v in stage_sums.items()},
-        "mean_iou_vs_ground_truth": round(float(np.mean(ious)), 4) if ious else None,
-    }
-    (args.output / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
-    print(f"[demo] wrote {args.output}/: overlay.gif, contact_sheet.png, tracked_objects.jsonl, summary.json")
-    return 0
+    rclpy.init()
+    recorder = Recorder(namespace)
+    player_cmd = [
+        *(sys.executable, "-m", "sam2_ros.player", "--rate", str(args.rate), "--max-frames", str(args.max_frames)),
+        *("--topic", f"{namespace}/image", "--prompt-topic", f"{namespace}/prompt", "--wait-subscribers", "60"),
+    ]
+    if args.video:
+        player_cmd += ["--video", str(args.video)]
+    elif args.frames:
+        player_cmd += ["--frames-dir", str(args.frames)]
+    if prompts:
+        player_cmd += ["--prompts", str(prompts)]
+    published = 0
+    try:
+        player = subprocess.Popen(player_cmd, env=env, stderr=subprocess.PIPE, text=True)
+        while player.poll() is None:
+            with recorder.lock:
+                out = len(recorder.objects)
+            print(f"\r[demo] outputs received: {out}", end="", file=sys.stderr, flush=True)
+            if node.poll() is not None:
+                player.kill()
+                raise SystemExit(f"the node exited; see {args.output / 'node.log'}")
+            time.sleep(0.25)
+        err = player.stderr.read() if player.stderr else ""
+        published = int(err.split("published ")[1].split()[0]) if "published " in err else 0
+        time.sleep(3.0)  # the last frame's outputs and a diagnostics message
+        print(file=sys.stderr)
+    finally:
+        if node.poll() is None:
+            node.send_signal(2)
+            try:
+                node.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                node.kill()
+        node_log.close()
+    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random))
+    recorder.close()
+    rclpy.try_shutdown()
+    print(json.dumps({k: v for k, v in summary.items() if k != "node_diagnostics"}, indent=2))
+    print(f"[demo] wrote {args.output}/: overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json")
+    return 0 if summary["frames_out"] > 0 else 1
 
 
 if __name__ == "__main__":
