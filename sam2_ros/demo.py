@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from sam2_ros.engine_demo import find_model
+from sam2_ros.node.process import start_node, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PARAMS_FILE = REPO_ROOT / "config" / "sam2_ros.yaml"
 DEFAULT_PROMPTS = REPO_ROOT / "config" / "demo_prompts.yaml"
 
 
@@ -166,12 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE=os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"))
     os.environ.update({k: v for k, v in env.items() if k.startswith("ROS_")})
     args.output.mkdir(parents=True, exist_ok=True)
-    node_log = open(args.output / "node.log", "w")  # noqa: SIM115 - closed below
-    node = subprocess.Popen(
-        [sys.executable, "-m", "sam2_ros.node.main", "--ros-args", "-r", f"__ns:={namespace}",
-         "--params-file", str(PARAMS_FILE), "-p", f"model_dir:={model}", "-p", "input_reliability:=reliable"],
-        stdout=node_log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+    node = start_node(model, namespace, env, args.output / "node.log", "input_reliability:=reliable")
     import rclpy
 
     rclpy.init()
@@ -202,13 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(3.0)  # the last frame's outputs and a diagnostics message
         print(file=sys.stderr)
     finally:
-        if node.poll() is None:
-            node.send_signal(2)
-            try:
-                node.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                node.kill()
-        node_log.close()
+        stop_process(node)
     summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random))
     recorder.close()
     rclpy.try_shutdown()

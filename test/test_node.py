@@ -417,3 +417,42 @@ def test_fast_camera_against_slow_inference(client, model_small, tmp_path, clip)
         assert float(values["latency_ms_p95"]) < 5000
     finally:
         assert proc.stop() == 0
+
+
+def test_overlay_is_published_to_subscribers(client, node, clip):
+    client.subscribe(node.topic("overlay"), client.types["image"])
+    time.sleep(1.5)  # let the node's publisher match the new subscription (it draws only for subscribers)
+    s = Session(client, node, 9000)
+    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1), "label": "thing"}])
+    s.frame(clip.frames[1])
+    overlay = wait_until(
+        lambda: [m for m in client.messages(node.topic("overlay")) if m.header.stamp.sec == s.stamp], TIMEOUT
+    )[-1]
+    assert overlay.encoding == "rgb8" and (overlay.height, overlay.width) == clip.frames[1].shape[:2]
+    pixels = np.frombuffer(bytes(overlay.data), np.uint8).reshape(overlay.height, overlay.width, 3)
+    assert not np.array_equal(pixels, clip.frames[1])  # masks and boxes were drawn
+
+
+def test_compressed_images(client, model_small, tmp_path, clip):
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    proc = NodeProcess(tmp_path, model_small.model_dir, {"image_transport": "compressed"})
+    try:
+        client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
+        pub = client.publisher(proc.topic("image/compressed"), CompressedImage)
+        client.wait_for_subscribers(proc.topic("image/compressed"), TIMEOUT)
+        ok, jpeg = cv2.imencode(".jpg", clip.frames[0][..., ::-1])
+        assert ok
+        msg = CompressedImage(format="jpeg", data=jpeg.tobytes())
+        msg.header.stamp.sec = 42
+        publish_until(
+            lambda: pub.publish(msg), lambda: client.messages(proc.topic("tracked_objects")), TIMEOUT, "output"
+        )
+        out = client.messages(proc.topic("tracked_objects"))[-1]
+        assert out.header.stamp.sec == 42 and (out.height, out.width) == clip.frames[0].shape[:2]
+        bad = CompressedImage(format="jpeg", data=b"not a jpeg")
+        publish_until(lambda: pub.publish(bad), lambda: "cannot decode" in proc.log(), TIMEOUT, "decode warning")
+        assert proc.alive()
+    finally:
+        assert proc.stop() == 0

@@ -7,13 +7,13 @@ Checkpoints are read with ``torch.load(..., weights_only=True)``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sam2_ros.engine.errors import ExportError
+from sam2_ros.engine.manifest import sha256_of
 
 # The video predictor's post-processing defaults (sam2.build_sam.build_sam2_video_predictor).
 POSTPROCESSING_OVERRIDES: dict[str, Any] = {
@@ -40,15 +40,6 @@ class BuiltModel:
     checkpoint_sha256: str | None
     random_init_seed: int | None
     postprocessing: bool
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def known_config_names() -> dict[str, Path]:
@@ -159,7 +150,7 @@ def build_model(
                 f"checkpoint {checkpoint} has no 'model' state dict (SAM 2 checkpoints are {{'model': state_dict}})"
             )
         state_dict = loaded["model"]
-        ckpt_sha = sha256_file(checkpoint)
+        ckpt_sha = sha256_of(checkpoint)
 
     torch.manual_seed(random_init_seed if random_init_seed is not None else 0)
     try:
@@ -182,7 +173,7 @@ def build_model(
         model=model,
         config_name=name,
         config_path=config_path,
-        config_sha256=sha256_file(config_path),
+        config_sha256=sha256_of(config_path),
         checkpoint_path=checkpoint,
         checkpoint_sha256=ckpt_sha,
         random_init_seed=random_init_seed,

@@ -1,0 +1,169 @@
+"""Benchmark of the node's own cost: everything around the engine, over real DDS.
+
+``python -m sam2_ros.node_bench`` starts ``sam2_ros_node`` in its own process, publishes
+frames slowly enough that none is dropped, and for each frame measures the end-to-end latency
+from image publish to mask receipt minus the engine's own time for that frame (the
+``inference_latency`` the node reports), at 640x480 and 1280x720, with Fast DDS's default
+transports and with ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``. It also measures the CPU
+used by an idle node (active, no images). Results: docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sam2_ros.node.process import start_node, stop_process
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_child(args: argparse.Namespace) -> dict[str, Any]:
+    """In a fresh process (so the DDS transport setting applies): one size, one transport."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    from sam2_ros.msg import Prompt, TrackedObjectArray
+    from sam2_ros.synthetic import generate_clip
+
+    namespace = f"/node_bench_{os.getpid()}"
+    node_proc = start_node(Path(args.model), namespace, dict(os.environ), Path(args.log), "input_reliability:=reliable")
+    rclpy.init()
+    client = rclpy.create_node("node_bench_client")
+    masks: dict[int, float] = {}
+    engine_s: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def on_mask(msg: Any) -> None:
+        now = time.monotonic()
+        with lock:
+            masks[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = now
+
+    def on_objects(msg: Any) -> None:
+        with lock:
+            key = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            engine_s[key] = msg.inference_latency.sec + msg.inference_latency.nanosec * 1e-9
+
+    client.create_subscription(Image, f"{namespace}/mask", on_mask, 10)
+    client.create_subscription(TrackedObjectArray, f"{namespace}/tracked_objects", on_objects, 10)
+    image_pub = client.create_publisher(
+        Image, f"{namespace}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    prompt_pub = client.create_publisher(Prompt, f"{namespace}/prompt", 10)
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    result: dict[str, Any] = {"size": f"{args.width}x{args.height}", "transport": args.transport_name}
+    try:
+        deadline = time.monotonic() + 60
+        while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)
+        if args.idle_seconds:
+            before = cpu_seconds(node_proc.pid)
+            time.sleep(args.idle_seconds)
+            result["idle_cpu_percent"] = 100 * (cpu_seconds(node_proc.pid) - before) / args.idle_seconds
+        clip = generate_clip(4, num_frames=8, height=args.height, width=args.width, num_objects=2)
+        sent: dict[int, float] = {}
+        for n in range(args.frames + 1):
+            rgb = clip.frames[n % len(clip.frames)]
+            msg = Image(height=args.height, width=args.width, encoding="rgb8", step=args.width * 3)
+            stamp = 1_000 + n
+            msg.header.stamp.sec = stamp
+            msg.data = rgb.tobytes()
+            key = stamp * 1_000_000_000
+            sent[key] = time.monotonic()
+            image_pub.publish(msg)
+            if n == 0:
+                prompt = Prompt(header=msg.header, object_id=1, has_box=True, box=[float(v) for v in clip.box(1)])
+                prompt_pub.publish(prompt)
+            wait_until = time.monotonic() + 30
+            while time.monotonic() < wait_until:
+                with lock:
+                    if key in masks and key in engine_s:
+                        break
+                time.sleep(0.001)
+            time.sleep(0.05)
+        overheads = [
+            (masks[k] - sent[k] - engine_s[k]) * 1000 for k in sorted(sent)[1:] if k in masks and k in engine_s
+        ]
+        result.update(
+            frames=len(overheads),
+            overhead_ms_p50=round(float(np.percentile(overheads, 50)), 2),
+            overhead_ms_p95=round(float(np.percentile(overheads, 95)), 2),
+            engine_ms_p50=round(float(np.percentile([engine_s[k] * 1000 for k in engine_s], 50)), 1),
+        )
+    finally:
+        stop_process(node_proc)
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.node_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="model directory (default: a seeded random 256 px model)")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--workdir", type=Path, default=Path(".cache/node_bench"))
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--width", type=int, default=640, help=argparse.SUPPRESS)
+    parser.add_argument("--height", type=int, default=480, help=argparse.SUPPRESS)
+    parser.add_argument("--transport-name", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--log", default="node.log", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_child(args)), flush=True)
+        return 0
+    model = args.model
+    if model is None:
+        model = args.workdir / "random-sam2.1_hiera_t-256"
+        if not (model / "model.yaml").exists():
+            from sam2_ros.export.cli import main as export_main
+
+            export_main(["--random-init", "0", "--config", "sam2.1_hiera_t", "--image-size", "256",
+                         "--output", str(model), "--force", "-q"])  # fmt: skip
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for transport in ("default", "LARGE_DATA"):
+        for width, height in ((640, 480), (1280, 720)):
+            env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+            env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
+            if transport != "default":
+                env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
+            idle = args.idle_seconds if (width, height) == (640, 480) and transport == "default" else 0
+            cmd = [sys.executable, "-m", "sam2_ros.node_bench", "--child", "--model", str(model),
+                   "--frames", str(args.frames), "--idle-seconds", str(idle), "--width", str(width),
+                   "--height", str(height), "--transport-name", transport,
+                   "--log", str(args.workdir / f"node-{transport}-{width}.log")]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode != 0 or not lines:
+                print(done.stderr[-2000:], file=sys.stderr)
+                return 1
+            result = json.loads(lines[-1])
+            results.append(result)
+            print(json.dumps(result))
+    if args.json:
+        args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
