@@ -54,7 +54,8 @@ class Recorder:
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
+        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self._spinner.start()
 
     def now_ns(self) -> int:
         return self.node.get_clock().now().nanoseconds
@@ -76,6 +77,7 @@ class Recorder:
 
     def close(self) -> None:
         self.executor.shutdown()
+        self._spinner.join(timeout=5)
         self.node.destroy_node()
 
 

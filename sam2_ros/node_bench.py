@@ -67,7 +67,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     prompt_pub = client.create_publisher(Prompt, f"{namespace}/prompt", 10)
     executor = SingleThreadedExecutor()
     executor.add_node(client)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
     result: dict[str, Any] = {"size": f"{args.width}x{args.height}", "transport": args.transport_name}
     try:
         deadline = time.monotonic() + 60
@@ -111,6 +112,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop_process(node_proc)
         executor.shutdown()
+        spinner.join(timeout=5)
+        client.destroy_node()
         rclpy.try_shutdown()
     return result
 

@@ -104,6 +104,7 @@ class Client:
 
     def close(self) -> None:
         self.executor.shutdown()
+        self._thread.join(timeout=5)
         self.node.destroy_node()
 
     def subscribe(self, topic: str, msg_type: Any) -> None:

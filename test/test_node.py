@@ -456,3 +456,19 @@ def test_compressed_images(client, model_small, tmp_path, clip):
         assert proc.alive()
     finally:
         assert proc.stop() == 0
+
+
+def test_label_image_overlap_rule():
+    """Pixel = object id; overlaps go to the higher logit, ties to the lower id; occluded objects drawn nowhere."""
+    from sam2_ros.engine import FrameResult, ObjectResult
+
+    def obj(obj_id, logits, score=1.0):
+        logits = np.asarray(logits, np.float32)
+        return ObjectResult(obj_id, logits > 0, logits, np.zeros((4, 4), np.float32), 0.9, score, np.zeros(4),
+                            False, (0, 0, 1, 1), int((logits > 0).sum()), (0.0, 0.0))  # fmt: skip
+
+    a = obj(3, [[2.0, 1.0, -1.0, 5.0]])
+    b = obj(7, [[1.0, 1.0, 3.0, -2.0]])
+    hidden = obj(9, [[9.0, 9.0, 9.0, 9.0]], score=-1.0)
+    result = FrameResult(0, (1, 4), {7: b, 3: a, 9: hidden})
+    np.testing.assert_array_equal(label_image(result, 1, 4), [[3, 3, 7, 3]])

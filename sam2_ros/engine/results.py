@@ -17,6 +17,7 @@ class ObjectResult:
 
     obj_id: int
     mask: np.ndarray  # HxW bool, at the input image's resolution
+    mask_logits: np.ndarray  # HxW float32: the low-res logits resized to the input (mask = logits > threshold)
     low_res_logits: np.ndarray  # [S/4, S/4] float32 (SAM 2's pred_masks)
     predicted_iou: float
     object_score: float  # logit; > 0 means the object is present

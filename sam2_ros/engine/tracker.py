@@ -542,11 +542,13 @@ class Sam2Tracker:
             out = track.output
             if out is None:
                 continue
-            mask = image_ops.resize_float(out.low_res_logits, height, width) > self.mask_threshold
+            logits = image_ops.resize_float(out.low_res_logits, height, width)
+            mask = logits > self.mask_threshold
             bbox, area, centroid = mask_statistics(mask)
             objects[obj_id] = ObjectResult(
                 obj_id=obj_id,
                 mask=mask,
+                mask_logits=logits,
                 low_res_logits=out.low_res_logits,
                 predicted_iou=out.predicted_iou,
                 object_score=out.object_score,

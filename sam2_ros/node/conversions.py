@@ -15,7 +15,6 @@ from geometry_msgs.msg import Point
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from sam2_ros.engine import FrameResult
-from sam2_ros.engine.image_ops import resize_float
 from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
 
 SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
@@ -153,15 +152,17 @@ def label_image(result: FrameResult, height: int, width: int) -> np.ndarray:
 
     Overlaps: the object with the higher mask logit at that pixel wins (ties: lower id).
     """
+    visible = [(obj_id, obj) for obj_id, obj in sorted(result.objects.items()) if obj.visible and obj.area]
     labels = np.zeros((height, width), np.uint8)
-    best = np.full((height, width), -np.inf, np.float32)
-    for obj_id, obj in sorted(result.objects.items()):
-        if not obj.visible or obj.area == 0:
-            continue
-        logits = resize_float(obj.low_res_logits, height, width)
-        win = obj.mask & (logits > best)
-        labels[win] = obj_id
-        best[win] = logits[win]
+    count = np.zeros((height, width), np.uint8)
+    for obj_id, obj in visible:
+        labels[obj.mask] = obj_id
+        count += obj.mask
+    ys, xs = np.nonzero(count > 1)
+    if len(ys):  # only overlapping pixels need the logits
+        scores = np.stack([np.where(obj.mask[ys, xs], obj.mask_logits[ys, xs], -np.inf) for _, obj in visible])
+        ids = np.array([obj_id for obj_id, _ in visible], np.uint8)
+        labels[ys, xs] = ids[np.argmax(scores, axis=0)]
     return labels
 
 
