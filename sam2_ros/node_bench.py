@@ -4,8 +4,9 @@
 frames slowly enough that none is dropped, and for each frame measures the end-to-end latency
 from image publish to mask receipt minus the engine's own time for that frame (the
 ``inference_latency`` the node reports), at 640x480 and 1280x720, with Fast DDS's default
-transports and with ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``. It also measures the CPU
-used by an idle node (active, no images). Results: docs/PERFORMANCE.md.
+transports and with ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``; and, for reference, one plain
+image hop between two Python processes (the transport's share of that overhead). It also
+measures the CPU used by an idle node (active, no images). Results: docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -118,6 +119,62 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def hop_subscriber(seconds: float, topic: str) -> dict[str, Any]:
+    """Receive images for ``seconds``; one-way latency from their stamps (same host clock)."""
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    rclpy.init()
+    node = rclpy.create_node("node_bench_hop_sub")
+    latencies: list[float] = []
+
+    def on_image(msg: Any) -> None:
+        latencies.append(time.time() - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9))
+
+    node.create_subscription(Image, topic, on_image, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return {
+        "frames": len(latencies),
+        "hop_ms_p50": round(float(np.percentile(latencies, 50)) * 1000, 2) if latencies else None,
+        "hop_ms_p95": round(float(np.percentile(latencies, 95)) * 1000, 2) if latencies else None,
+    }
+
+
+def measure_hop(width: int, height: int, frames: int, env: dict[str, str]) -> dict[str, Any]:
+    """One image hop between two Python processes, no sam2_ros in between: the transport's share."""
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    topic = f"/node_bench_hop_{os.getpid()}"
+    sub = subprocess.Popen(
+        [sys.executable, "-m", "sam2_ros.node_bench", "--hop-subscriber", topic,
+         "--hop-seconds", str(4 + frames * 0.2)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    rclpy.init()
+    node = rclpy.create_node("node_bench_hop_pub")
+    pub = node.create_publisher(Image, topic, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+    data = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8).tobytes()
+    time.sleep(2.0)
+    for _ in range(frames):
+        msg = Image(height=height, width=width, encoding="rgb8", step=width * 3)
+        msg.data = data
+        now = time.time()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now - int(now)) * 1e9)
+        pub.publish(msg)
+        time.sleep(0.2)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    out, _ = sub.communicate(timeout=120)
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.node_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: a seeded random 256 px model)")
@@ -126,11 +183,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path(".cache/node_bench"))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--hop-subscriber", help=argparse.SUPPRESS)
+    parser.add_argument("--hop-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    parser.add_argument("--hop", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, default=640, help=argparse.SUPPRESS)
     parser.add_argument("--height", type=int, default=480, help=argparse.SUPPRESS)
     parser.add_argument("--transport-name", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--log", default="node.log", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.hop_subscriber:
+        print(json.dumps(hop_subscriber(args.hop_seconds, args.hop_subscriber)), flush=True)
+        return 0
+    if args.child and args.hop:
+        result = {"size": f"{args.width}x{args.height}", "transport": args.transport_name}
+        result.update(measure_hop(args.width, args.height, args.frames, dict(os.environ)))
+        print(json.dumps(result), flush=True)
+        return 0
     if args.child:
         print(json.dumps(run_child(args)), flush=True)
         return 0
@@ -155,14 +223,16 @@ def main(argv: list[str] | None = None) -> int:
                    "--frames", str(args.frames), "--idle-seconds", str(idle), "--width", str(width),
                    "--height", str(height), "--transport-name", transport,
                    "--log", str(args.workdir / f"node-{transport}-{width}.log")]  # fmt: skip
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-            if done.returncode != 0 or not lines:
-                print(done.stderr[-2000:], file=sys.stderr)
-                return 1
-            result = json.loads(lines[-1])
-            results.append(result)
-            print(json.dumps(result))
+            for extra in ([], ["--hop"]):
+                done = subprocess.run(cmd + extra, capture_output=True, text=True, env=env, timeout=900)
+                lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+                if done.returncode != 0 or not lines:
+                    print(done.stderr[-2000:], file=sys.stderr)
+                    return 1
+                result = json.loads(lines[-1])
+                result["measure"] = "raw image hop" if extra else "node overhead"
+                results.append(result)
+                print(json.dumps(result))
     if args.json:
         args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "results": results}, indent=2))
     return 0
