@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=Path, help=f"prompts YAML (default: {DEFAULT_PROMPTS.name} on the clip)")
     parser.add_argument("--rate", type=float, default=4.0, help="playback frame rate")
     parser.add_argument("--max-frames", type=int, default=32)
-    parser.add_argument("--image-size", type=int, default=512, help="image size of a generated random model")
+    parser.add_argument("--image-size", type=int, default=256, help="image size of a generated random model")
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
 

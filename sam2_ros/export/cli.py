@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the export; return a process exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log = logging.getLogger("sam2_ros.export")
+    log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         from sam2_ros.export.writer import check_output_dir
 
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         from sam2_ros.export.builder import build_model, default_threads
         from sam2_ros.export.writer import write_model_dir
 
+        for noisy in ("torch", "torch.onnx", "torch.onnx._internal.exporter._registration", "onnxscript", "onnx_ir"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)  # export progress and torchvision notices
         torch.set_num_threads(args.threads or default_threads())
         start = time.monotonic()
         built = build_model(

@@ -6,11 +6,14 @@ file is written and checked, so a failed export never leaves a partial directory
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import io
 import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +209,9 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
             spec[axis] = dims[axis_name]
         dynamic_shapes.append(spec)
     module.eval()
-    with torch.no_grad():
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # torch.onnx prints progress and warns about unused torchvision ops: noise here
+        warnings.simplefilter("ignore")
         reference = module(*inputs.values())
         if isinstance(reference, torch.Tensor):
             reference = (reference,)
