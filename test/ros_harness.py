@@ -45,7 +45,8 @@ class NodeProcess:
         args = [sys.executable, "-m", "sam2_ros.node.main", "--ros-args", "-r", f"__ns:={self.ns}"]
         args += ["--params-file", str(PARAMS_FILE)]
         args += ["-p", f"model_dir:={model_dir}"]
-        for key, value in (params or {}).items():
+        # reliable image input: the tests must not lose a frame they wait for to a busy machine
+        for key, value in {"input_reliability": "reliable", **(params or {})}.items():
             args += ["-p", f"{key}:={_param_text(value)}"]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=ros_environment())
