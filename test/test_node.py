@@ -296,15 +296,17 @@ def test_two_cameras_share_one_model(client, model_small, tmp_path, clip):
         client.publisher(proc.topic("prompt"), client.types["prompt"])
         client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
         client.clear()
-        client.publisher(proc.topic("left/image_raw"), Image).publish(image_msg(clip.frames[0], 1))
-        client.publisher(proc.topic("right/image_raw"), Image).publish(image_msg(clip.frames[5], 1))
-        wait_until(
-            lambda: (
-                client.messages(proc.topic("right/tracked_objects"))
-                and client.messages(proc.topic("left/tracked_objects"))
-            ),
-            TIMEOUT,
-        )
+
+        def first_frames():
+            client.publisher(proc.topic("left/image_raw"), Image).publish(image_msg(clip.frames[0], 1))
+            client.publisher(proc.topic("right/image_raw"), Image).publish(image_msg(clip.frames[5], 1))
+
+        def both():
+            return client.messages(proc.topic("right/tracked_objects")) and client.messages(
+                proc.topic("left/tracked_objects")
+            )
+
+        publish_until(first_frames, both, TIMEOUT, "outputs of both cameras")
         client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(
             prompt_msg(1, 1, box=clip.box(1), stream="left")
         )
