@@ -20,7 +20,7 @@ import numpy as np
 
 from sam2_ros.engine import image_ops
 from sam2_ros.engine.backends import Component, create_backend
-from sam2_ros.engine.errors import InvalidInputError, ModelDirError
+from sam2_ros.engine.errors import BackendError, InvalidInputError, ModelDirError
 from sam2_ros.engine.manifest import Manifest, ModelSettings, load_model_dir
 from sam2_ros.engine.memory import FrameMemory, MemoryBank, select_memories
 from sam2_ros.engine.results import FrameResult, ObjectResult, mask_statistics
@@ -100,6 +100,14 @@ class Sam2Tracker:
         # the last `prompt_history` frames: their features and every object's state after them
         self._history: deque[tuple[FrameFeatures, dict[int, ObjectTrack]]] = deque(maxlen=self.prompt_history)
         self._memory_pos: np.ndarray | None = None  # [HW, mem_dim], the same for every frame
+        # (memory slots, pointer tokens) when memory attention was exported with static shapes
+        attention_inputs = {t.name: t for t in manifest.components["memory_attention"].inputs}
+        self._static_bank: tuple[int, int] | None = None
+        if "memory_valid" in attention_inputs:
+            self._static_bank = (
+                int(attention_inputs["memory_valid"].shape[1]),
+                int(attention_inputs["pointer_valid"].shape[1]),
+            )
         self._check_supported()
 
     # ------------------------------------------------------------------ construction
@@ -426,9 +434,39 @@ class Sam2Tracker:
             "object_pointers": pointers.reshape(-1, s.mem_dim)[None].astype(np.float32),
             "object_pointers_pos": np.repeat(pointer_pos.astype(np.float32), split, axis=0)[None],
         }
+        if self._static_bank is not None:
+            feeds = self._pad_to_static_bank(feeds)
         out = self._components["memory_attention"].run(feeds)["conditioned_embeddings"]
         timings["memory_attention"] += time.perf_counter() - t0
         return out
+
+    def _pad_to_static_bank(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Fill a static-shape memory attention's fixed bank: zeros, masked out as invalid."""
+        assert self._static_bank is not None
+        slots, tokens = self._static_bank
+        hw = self.settings.embed_size**2
+        n_mem = feeds["memory"].shape[1] // hw
+        n_tok = feeds["object_pointers"].shape[1]
+        if n_mem > slots or n_tok > tokens:
+            raise BackendError(
+                f"the memory bank ({n_mem} memories, {n_tok} pointer tokens) exceeds this static-shape model's "
+                f"capacity ({slots}, {tokens}); re-export with a larger --static-conditioning-frames"
+            )
+
+        def pad(array: np.ndarray, length: int) -> np.ndarray:
+            out = np.zeros((1, length, array.shape[2]), np.float32)
+            out[:, : array.shape[1]] = array
+            return out
+
+        return {
+            **feeds,
+            "memory": pad(feeds["memory"], slots * hw),
+            "memory_pos": pad(feeds["memory_pos"], slots * hw),
+            "object_pointers": pad(feeds["object_pointers"], tokens),
+            "object_pointers_pos": pad(feeds["object_pointers_pos"], tokens),
+            "memory_valid": (np.arange(slots) < n_mem).astype(np.float32)[None],
+            "pointer_valid": (np.arange(tokens) < n_tok).astype(np.float32)[None],
+        }
 
     def _use_multimask(self, is_init_cond: bool, num_points: int) -> bool:
         s = self.settings

@@ -41,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="export without the video predictor's post-processing "
         "(dynamic multimask fallback, binarised click masks in memory)",
     )
+    parser.add_argument(
+        "--static-shapes",
+        action="store_true",
+        help="export memory attention over a fixed-size bank with validity masks "
+        "(for static-shape runtimes such as QNN; same outputs)",
+    )
+    parser.add_argument(
+        "--static-conditioning-frames",
+        type=int,
+        default=1,
+        help="prompted frames per object the fixed bank holds (with --static-shapes; default 1)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads during export")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
     return parser
@@ -63,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 "the export tool needs torch and the official sam2 package; run scripts/setup_env.sh (see README.md)"
             ) from exc
         from sam2_ros.export.builder import build_model, default_threads
-        from sam2_ros.export.writer import write_model_dir
+        from sam2_ros.export.writer import settings_from_model, static_bank_size, write_model_dir
 
         for noisy in ("torch", "torch.onnx", "torch.onnx._internal.exporter._registration", "onnxscript", "onnx_ir"):
             logging.getLogger(noisy).setLevel(logging.ERROR)  # export progress and torchvision notices
@@ -76,7 +88,12 @@ def main(argv: list[str] | None = None) -> int:
             image_size=args.image_size,
             postprocessing=not args.no_postprocessing,
         )
-        manifest = write_model_dir(built, args.output, force=args.force)
+        static_bank = None
+        if args.static_shapes:
+            if args.static_conditioning_frames < 1:
+                raise ExportError("--static-conditioning-frames must be at least 1")
+            static_bank = static_bank_size(settings_from_model(built), args.static_conditioning_frames)
+        manifest = write_model_dir(built, args.output, force=args.force, static_bank=static_bank)
     except ExportError as exc:
         print(f"sam2-ros-export: error: {exc}", file=sys.stderr)
         return 2

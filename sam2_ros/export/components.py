@@ -101,8 +101,11 @@ def _rope_attention(
     v: torch.Tensor,
     cos: torch.Tensor,
     sin: torch.Tensor,
+    key_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """SAM 2's RoPEAttention.forward with real-valued rotary tables.
+
+    ``key_bias`` ([K], 0 or a large negative number per key) masks padding keys out.
 
     ``k_rope`` holds whole frames of HW tokens each (rotated with the frame's tables);
     ``k_plain`` (object-pointer tokens) is not rotated.
@@ -117,7 +120,8 @@ def _rope_attention(
     if k_plain is not None:
         k = torch.cat([k, attn._separate_heads(attn.k_proj(k_plain), heads)], dim=2)
     v = attn._separate_heads(attn.v_proj(v), heads)
-    out = F.scaled_dot_product_attention(q, k, v)
+    mask = None if key_bias is None else key_bias.reshape(1, 1, 1, -1)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     return attn.out_proj(attn._recombine_heads(out))
 
 
@@ -151,6 +155,7 @@ class MemoryAttentionComponent(nn.Module):
         memory_pos: torch.Tensor,
         object_pointers: torch.Tensor,
         object_pointers_pos: torch.Tensor,
+        key_bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, c, h, w = image_embeddings.shape
         curr = image_embeddings.flatten(2).transpose(1, 2)  # [B, HW, C]
@@ -172,9 +177,39 @@ class MemoryAttentionComponent(nn.Module):
             else:
                 k_mem, k_ptr = memory, object_pointers
             v = torch.cat([memory, object_pointers], dim=1)
-            output = output + _rope_attention(layer.cross_attn_image, q, k_mem, k_ptr, v, cos, sin)
+            output = output + _rope_attention(layer.cross_attn_image, q, k_mem, k_ptr, v, cos, sin, key_bias)
             # feed-forward
             tgt2 = layer.norm3(output)
             output = output + layer.linear2(layer.activation(layer.linear1(tgt2)))
         output = self.attention.norm(output)
         return output.transpose(1, 2).reshape(b, c, h, w)
+
+
+MASKED = -1.0e9  # additive attention bias of a padding key: exp() underflows to exactly 0
+
+
+class StaticMemoryAttentionComponent(MemoryAttentionComponent):
+    """Memory attention over a fixed-size bank, for runtimes that need static shapes (QNN).
+
+    Every memory slot and pointer token is always present; ``memory_valid`` [1, M] and
+    ``pointer_valid`` [1, P] (1 = real, 0 = padding) mask the empty ones out of the
+    cross-attention, so one graph serves every fill level of the bank.
+    """
+
+    def forward(  # type: ignore[override]
+        self,
+        image_embeddings: torch.Tensor,
+        image_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        object_pointers: torch.Tensor,
+        object_pointers_pos: torch.Tensor,
+        memory_valid: torch.Tensor,
+        pointer_valid: torch.Tensor,
+    ) -> torch.Tensor:
+        hw = image_embeddings.shape[2] * image_embeddings.shape[3]
+        valid = torch.cat([memory_valid.reshape(-1, 1).expand(-1, hw).reshape(-1), pointer_valid.reshape(-1)])
+        key_bias = (1.0 - valid) * MASKED
+        return super().forward(
+            image_embeddings, image_pos, memory, memory_pos, object_pointers, object_pointers_pos, key_bias
+        )

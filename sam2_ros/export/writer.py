@@ -125,8 +125,11 @@ def host_tensors_from_model(built: BuiltModel, settings: ModelSettings) -> dict[
         }
 
 
-def _example_inputs(settings: ModelSettings) -> dict[str, dict[str, Any]]:
-    """Example inputs (and dynamic axes) per component, batch 1."""
+def _example_inputs(settings: ModelSettings, static_bank: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
+    """Example inputs (and dynamic axes) per component, batch 1.
+
+    ``static_bank`` = (memory slots, pointer tokens) exports memory attention with fixed shapes.
+    """
     import torch
 
     gen = torch.Generator().manual_seed(0)
@@ -135,7 +138,7 @@ def _example_inputs(settings: ModelSettings) -> dict[str, dict[str, Any]]:
     def rnd(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen)
 
-    return {
+    examples: dict[str, dict[str, Any]] = {
         "image_encoder": {"inputs": {"image": rnd(1, 3, s, s)}, "dynamic": {}},
         "mask_decoder": {
             "inputs": {
@@ -170,6 +173,24 @@ def _example_inputs(settings: ModelSettings) -> dict[str, dict[str, Any]]:
             },
         },
     }
+    if static_bank is not None:
+        slots, tokens = static_bank
+        memory_valid = torch.ones(1, slots)
+        memory_valid[0, -1] = 0.0  # exercise the masking in the export check
+        examples["memory_attention"] = {
+            "inputs": {
+                "image_embeddings": rnd(1, c, e, e),
+                "image_pos": rnd(1, c, e, e),
+                "memory": rnd(1, slots * e * e, cm),
+                "memory_pos": rnd(1, slots * e * e, cm),
+                "object_pointers": rnd(1, tokens, cm),
+                "object_pointers_pos": rnd(1, tokens, cm),
+                "memory_valid": memory_valid,
+                "pointer_valid": (torch.arange(tokens) < tokens // 2).float()[None],
+            },
+            "dynamic": {},
+        }
+    return examples
 
 
 OUTPUT_NAMES = {
@@ -180,15 +201,16 @@ OUTPUT_NAMES = {
 }
 
 
-def _modules(built: BuiltModel, settings: ModelSettings) -> dict[str, Any]:
+def _modules(built: BuiltModel, settings: ModelSettings, static: bool) -> dict[str, Any]:
     from sam2_ros.export import components
 
     e = settings.embed_size
+    attention = components.StaticMemoryAttentionComponent if static else components.MemoryAttentionComponent
     return {
         "image_encoder": components.ImageEncoderComponent(built.model),
         "mask_decoder": components.MaskDecoderComponent(built.model),
         "memory_encoder": components.MemoryEncoderComponent(built.model),
-        "memory_attention": components.MemoryAttentionComponent(built.model, (e, e)),
+        "memory_attention": attention(built.model, (e, e)),
     }
 
 
@@ -265,8 +287,23 @@ def check_output_dir(output: Path, force: bool) -> None:
         raise ExportError(f"cannot write to {output}: {probe} is not a writable directory")
 
 
-def write_model_dir(built: BuiltModel, output: Path, force: bool = False) -> Manifest:
-    """Export all components of ``built`` into ``output`` atomically; return the manifest."""
+def static_bank_size(settings: ModelSettings, conditioning_frames: int = 1) -> tuple[int, int]:
+    """(memory slots, pointer tokens) of a fixed bank holding ``conditioning_frames`` prompted
+    frames plus SAM 2's recent frames (num_maskmem - 1 memories, max_obj_ptrs - 1 pointers)."""
+    split = settings.hidden_dim // settings.mem_dim
+    slots = conditioning_frames + settings.num_maskmem - 1
+    tokens = (conditioning_frames + settings.max_obj_ptrs_in_encoder - 1) * split
+    return slots, tokens
+
+
+def write_model_dir(
+    built: BuiltModel, output: Path, force: bool = False, static_bank: tuple[int, int] | None = None
+) -> Manifest:
+    """Export all components of ``built`` into ``output`` atomically; return the manifest.
+
+    ``static_bank`` (memory slots, pointer tokens) exports memory attention with fixed shapes
+    and validity masks (see :func:`static_bank_size`), as static-shape runtimes need.
+    """
     output = Path(output)
     check_output_dir(output, force)
     settings = settings_from_model(built)
@@ -275,9 +312,9 @@ def write_model_dir(built: BuiltModel, output: Path, force: bool = False) -> Man
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
     os.chmod(staging, 0o755)
     try:
-        examples = _example_inputs(settings)
+        examples = _example_inputs(settings, static_bank)
         specs: dict[str, ComponentSpec] = {}
-        for name, module in _modules(built, settings).items():
+        for name, module in _modules(built, settings, static_bank is not None).items():
             LOG.info("exporting %s", name)
             specs[name] = _export_component(name, module, examples[name], staging / f"{name}.onnx")
         np.savez(staging / HOST_TENSORS_FILE, **host)
