@@ -82,3 +82,20 @@ def test_demo_prompts_fall_on_their_objects():
                 x0, y0, x1, y1 = item["box"]
                 inside = clip.masks[item["id"]][frame][int(y0) : int(y1), int(x0) : int(x1)].sum()
                 assert inside > 0.8 * clip.masks[item["id"]][frame].sum(), item
+
+
+def test_benchmark_runs_and_reports(tmp_path):
+    """`python -m sam2_ros.bench` on a tiny setting: both sides run, outputs agree, figures come out."""
+    from sam2_ros import bench
+
+    out = tmp_path / "bench.json"
+    args = ["--sizes", "128", "--objects", "1", "--frames", "3", "--rss-frames", "2", "4"]
+    args += ["--official-rss-frames", "2", "--rss-size", "128", "--workdir", str(tmp_path), "--json", str(out)]
+    assert bench.main(args) == 0
+    report = json.loads(out.read_text())
+    run = report["runs"][0]
+    assert run["max_logit_difference"] < 1e-4
+    assert run["engine"]["wall"] > 0 and run["official"]["wall"] > 0
+    assert report["flops"]["128"]["memory_attention"]["attention_by_hand"] > 0
+    assert [m["frame"] for m in report["rss"]["engine"]] == [2, 4]
+    assert report["matmul_peak"]["peak_gflops"] > 0
