@@ -4,11 +4,12 @@
 parameters), starts the player (another process) publishing the clip at its frame rate with
 scripted prompts, records what the node publishes, and writes to ``--output``:
 ``overlay.mp4``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
-(frames in and out, dropped, end-to-end latency p50/p95, output rate).
+(frames in and out, dropped, end-to-end latency p50/p95, output rate and, on the built-in
+clip, the quality of the published masks against the generator's ground truth).
 
 Defaults: the built-in synthetic clip (moving, occluding shapes) with
-``config/demo_prompts.yaml``; the first model in ``models/``, else a seeded random model
-exported once (its masks carry no meaning, and the demo says so).
+``config/demo_prompts.yaml``, and the shipped model ``models/synthetic-128`` (a small SAM 2
+trained on such clips; see its MODEL_CARD.md). A model with random weights is announced.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sam2_ros.node.process import start_node, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROMPTS = REPO_ROOT / "config" / "demo_prompts.yaml"
+DEMO_CLIP = {"seed": 11, "height": 480, "width": 640}  # the clip config/demo_prompts.yaml is written for
 
 
 class Recorder:
@@ -48,9 +50,13 @@ class Recorder:
         self.objects: list[tuple[float, Any]] = []
         self.overlays: dict[int, Any] = {}
         self.diagnostics: dict[str, str] = {}
+        self.input_stamps: list[int] = []  # arrival order = frame index in the played clip
+        self.label_images: dict[int, np.ndarray] = {}
         self.namespace = namespace
         self.node.create_subscription(TrackedObjectArray, f"{namespace}/tracked_objects", self._on_objects, 50)
         self.node.create_subscription(Image, f"{namespace}/overlay", self._on_overlay, 50)
+        self.node.create_subscription(Image, f"{namespace}/mask", self._on_mask, 50)
+        self.node.create_subscription(Image, f"{namespace}/image", self._on_input, 50)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
@@ -69,6 +75,15 @@ class Recorder:
         with self.lock:
             self.overlays[_stamp_ns(msg.header.stamp)] = rgb.reshape(msg.height, msg.width, 3).copy()
 
+    def _on_mask(self, msg: Any) -> None:
+        labels = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width]
+        with self.lock:
+            self.label_images[_stamp_ns(msg.header.stamp)] = labels.copy()
+
+    def _on_input(self, msg: Any) -> None:
+        with self.lock:
+            self.input_stamps.append(_stamp_ns(msg.header.stamp))
+
     def _on_diagnostics(self, msg: Any) -> None:
         for status in msg.status:
             if status.name.startswith(self.namespace + "/"):
@@ -85,7 +100,40 @@ def _stamp_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def write_outputs(recorder: Recorder, output: Path, published: int, rate: float, model: Path, random: bool) -> dict:
+def quality_vs_ground_truth(recorder: Recorder, clip: Any) -> dict | None:
+    """IoU and J&F of the published label images against the synthetic clip's visible masks."""
+    from sam2_ros.metrics import boundary_f, iou
+
+    with recorder.lock:
+        frame_of = {stamp: i for i, stamp in enumerate(recorder.input_stamps)}
+        records = [msg for _, msg in recorder.objects]
+        labels = dict(recorder.label_images)
+    j, f, per_object = [], [], {}
+    for msg in records:
+        stamp = _stamp_ns(msg.header.stamp)
+        t = frame_of.get(stamp)
+        if t is None or stamp not in labels or t >= len(clip.frames):
+            continue
+        for obj in msg.objects:
+            if obj.object_id not in clip.masks:
+                continue
+            predicted, truth = labels[stamp] == obj.object_id, clip.masks[obj.object_id][t]
+            j.append(iou(predicted, truth))
+            f.append(boundary_f(predicted, truth))
+            per_object.setdefault(obj.object_id, []).append(j[-1])
+    if not j:
+        return None
+    return {
+        "object_frames_scored": len(j),
+        "mean_iou": round(float(np.mean(j)), 4),
+        "J&F": round(float((np.mean(j) + np.mean(f)) / 2), 4),
+        "mean_iou_per_object": {str(k): round(float(np.mean(v)), 4) for k, v in sorted(per_object.items())},
+    }
+
+
+def write_outputs(
+    recorder: Recorder, output: Path, published: int, rate: float, model: Path, random: bool, clip: Any = None
+) -> dict:
     """overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json."""
     import cv2
     from PIL import Image
@@ -137,6 +185,7 @@ def write_outputs(recorder: Recorder, output: Path, published: int, rate: float,
         if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
         else None,
         "input_rate_hz": rate,
+        "quality_vs_ground_truth": quality_vs_ground_truth(recorder, clip) if clip is not None else None,
         "node_diagnostics": diagnostics,
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -145,21 +194,20 @@ def write_outputs(recorder: Recorder, output: Path, published: int, rate: float,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, help="model directory (default: models/*, else a random model)")
+    parser.add_argument("--model", type=Path, help="model directory (default: the shipped models/synthetic-128)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", type=Path, help="video file to play instead of the synthetic clip")
     source.add_argument("--frames", type=Path, help="folder of frames to play instead of the synthetic clip")
     parser.add_argument("--prompts", type=Path, help=f"prompts YAML (default: {DEFAULT_PROMPTS.name} on the clip)")
     parser.add_argument("--rate", type=float, default=4.0, help="playback frame rate")
     parser.add_argument("--max-frames", type=int, default=32)
-    parser.add_argument("--image-size", type=int, default=256, help="image size of a generated random model")
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
 
-    model, generated = find_model(args.model, args.image_size)
+    model = find_model(args.model)
     from sam2_ros.engine.manifest import load_model_dir
 
-    random = load_model_dir(model, verify_hashes=False)[0].random_weights or generated
+    random = load_model_dir(model, verify_hashes=False)[0].random_weights
     if random:
         print("[demo] NOTE: RANDOM model weights - the node, topics and tracking run for real, but the masks "
               "carry no meaning until you export real SAM 2 weights (sam2-ros-export --checkpoint ...).")  # fmt: skip
@@ -181,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         player_cmd += ["--video", str(args.video)]
     elif args.frames:
         player_cmd += ["--frames-dir", str(args.frames)]
+    else:
+        player_cmd += ["--synthetic", str(DEMO_CLIP["seed"]), "--height", str(DEMO_CLIP["height"]),
+                       "--width", str(DEMO_CLIP["width"])]  # fmt: skip
     if prompts:
         player_cmd += ["--prompts", str(prompts)]
     published = 0
@@ -200,7 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         print(file=sys.stderr)
     finally:
         stop_process(node)
-    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random))
+    clip = None
+    if not (args.video or args.frames):
+        from sam2_ros.synthetic import generate_clip
+
+        clip = generate_clip(DEMO_CLIP["seed"], args.max_frames, DEMO_CLIP["height"], DEMO_CLIP["width"])
+    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip)
     recorder.close()
     rclpy.try_shutdown()
     print(json.dumps({k: v for k, v in summary.items() if k != "node_diagnostics"}, indent=2))

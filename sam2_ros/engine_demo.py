@@ -7,9 +7,9 @@ synthetic clip (moving, occluding shapes) with scripted prompts, or on your own 
 (frames, latency p50/p95, rate, per-stage means, and mean IoU against the clip's ground
 truth when the clip is synthetic).
 
-Model: ``--model DIR``; else the first model directory in ``models/``; else a seeded
-random model is exported once into ``.cache/models`` (needs the export environment) and
-the demo says plainly that its masks carry no meaning.
+Model: ``--model DIR``; else the shipped ``models/synthetic-128`` (trained on these synthetic
+clips, exported from its checkpoint on first use). A model with random weights is announced
+as such: its masks carry no meaning.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import yaml
 from PIL import Image, ImageDraw
 
 from sam2_ros.engine import FrameResult, Sam2Tracker
+from sam2_ros.metrics import boundary_f, iou
 from sam2_ros.synthetic import generate_clip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,25 +58,13 @@ def draw_overlay(frame: np.ndarray, result: FrameResult) -> Image.Image:
     return image
 
 
-def find_model(explicit: Path | None, image_size: int) -> tuple[Path, bool]:
-    """(model directory, whether it was generated with random weights here)."""
+def find_model(explicit: Path | None) -> Path:
+    """The model directory to run: ``explicit``, else the shipped synthetic-trained model."""
     if explicit is not None:
-        return explicit, False
-    shipped = sorted(p.parent for p in (REPO_ROOT / "models").glob("*/model.yaml"))
-    if shipped:
-        return shipped[0], False
-    target = REPO_ROOT / ".cache" / "models" / f"random-sam2.1_hiera_t-{image_size}"
-    if not (target / "model.yaml").exists():
-        print(f"[demo] no model in models/: exporting a seeded random model to {target} (once) ...", flush=True)
-        from sam2_ros.export.cli import main as export_main
+        return explicit
+    from sam2_ros.shipped import exported_dir
 
-        code = export_main(
-            ["--random-init", "0", "--config", "sam2.1_hiera_t", "--image-size", str(image_size),
-             "--output", str(target), "--force", "-q"]
-        )  # fmt: skip
-        if code != 0:
-            raise SystemExit(code)
-    return target, True
+    return exported_dir()
 
 
 def load_prompts(path: Path | None, clip: Any) -> dict[int, list[dict[str, Any]]]:
@@ -95,29 +84,22 @@ def load_frames(frames_dir: Path, limit: int) -> np.ndarray:
     return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.engine_demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, help="model directory (default: models/*, else a random model)")
+    parser.add_argument("--model", type=Path, help="model directory (default: the shipped models/synthetic-128)")
     parser.add_argument("--frames-dir", type=Path, help="folder of frames to track instead of the synthetic clip")
     parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame (see docs/ENGINE.md)")
     parser.add_argument("--frames", type=int, default=24, help="number of frames")
     parser.add_argument("--objects", type=int, default=3, help="objects in the synthetic clip (1-7)")
     parser.add_argument("--seed", type=int, default=11, help="synthetic clip seed")
-    parser.add_argument("--image-size", type=int, default=512, help="image size of a generated random model")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="[%(name)s] %(message)s")
 
-    model_dir, generated = find_model(args.model, args.image_size)
+    model_dir = find_model(args.model)
     tracker = Sam2Tracker.from_model_dir(model_dir, threads=args.threads)
-    if tracker.manifest.random_weights or generated:
+    if tracker.manifest.random_weights:
         print("[demo] NOTE: this model has RANDOM weights - the pipeline runs for real, but its masks carry no "
               "meaning until you export real SAM 2 weights (sam2-ros-export --checkpoint ...).")  # fmt: skip
     clip = None
@@ -156,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
                     "centroid": obj.centroid,
                 }
                 if clip is not None and obj_id in clip.masks:
-                    entry["iou_gt"] = round(iou(obj.mask & obj.visible, clip.masks[obj_id][t]), 4)
-                    ious.append(entry["iou_gt"])
+                    visible_mask, truth = obj.mask & obj.visible, clip.masks[obj_id][t]
+                    entry["iou_gt"] = round(iou(visible_mask, truth), 4)
+                    entry["f_gt"] = round(boundary_f(visible_mask, truth), 4)
+                    ious.append((entry["iou_gt"], entry["f_gt"]))
                 record["objects"].append(entry)
             jsonl.write(json.dumps(record) + "\n")
             overlays.append(draw_overlay(frame, result))
@@ -182,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms_p95": round(float(np.percentile(lat, 95)) * 1000, 1),
         "rate_hz": round(float(1.0 / lat.mean()), 2),
         "stage_ms_mean": {k: round(v / len(frames) * 1000, 1) for k, v in stage_sums.items()},
-        "mean_iou_vs_ground_truth": round(float(np.mean(ious)), 4) if ious else None,
+        "mean_iou_vs_ground_truth": round(float(np.mean([j for j, _ in ious])), 4) if ious else None,
+        "j_and_f_vs_ground_truth": round(float(np.mean([(j + f) / 2 for j, f in ious])), 4) if ious else None,
     }
     (args.output / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

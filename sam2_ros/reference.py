@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sam2_ros.export.builder import resolve_config
+from sam2_ros.export.builder import load_model_config, resolve_config
 
 MEMORY_PATH_PARAMETERS = (
     "maskmem_tpos_enc",
@@ -68,16 +68,35 @@ def make_random_checkpoint(
     return path
 
 
-def build_official_predictor(checkpoint: Path, config: str = "sam2.1_hiera_t", image_size: int | None = None):
-    """The official video predictor (CPU, default post-processing, no hole filling)."""
-    from sam2.build_sam import build_sam2_video_predictor
+def build_official_predictor(
+    checkpoint: Path, config: str = "sam2.1_hiera_t", image_size: int | None = None, postprocessing: bool = True
+):
+    """The official video predictor (CPU, no hole filling).
+
+    Package configs go through ``build_sam2_video_predictor`` itself; a YAML file outside the
+    ``sam2`` package (Hydra cannot compose those) is read with the export's safe loader, with the
+    same post-processing overrides, and instantiated as ``SAM2VideoPredictor``.
+    """
+    from sam2.build_sam import _load_checkpoint, build_sam2_video_predictor
 
     _, config_path = resolve_config(config)
     import sam2
 
-    rel = os.path.relpath(config_path, Path(sam2.__file__).parent)
-    overrides = [f"++model.image_size={image_size}"] if image_size else []
-    predictor = build_sam2_video_predictor(rel, str(checkpoint), device="cpu", hydra_overrides_extra=overrides)
+    package_dir = Path(sam2.__file__).parent.resolve()
+    if package_dir in config_path.resolve().parents:
+        rel = os.path.relpath(config_path, package_dir)
+        overrides = [f"++model.image_size={image_size}"] if image_size else []
+        predictor = build_sam2_video_predictor(
+            rel, str(checkpoint), device="cpu", hydra_overrides_extra=overrides, apply_postprocessing=postprocessing
+        )
+    else:
+        from hydra.utils import instantiate
+
+        model_cfg = load_model_config(config_path, image_size, postprocessing)
+        model_cfg["_target_"] = "sam2.sam2_video_predictor.SAM2VideoPredictor"
+        predictor = instantiate(model_cfg, _recursive_=True)
+        _load_checkpoint(predictor, str(checkpoint))
+        predictor.eval()
     # Hole filling needs SAM 2's CUDA extension; without it the official code skips it
     # with a warning. Switch it off explicitly so both sides are plainly the same.
     predictor.fill_hole_area = 0

@@ -1,7 +1,13 @@
-"""Seeded synthetic video: textured shapes that move, rotate, scale and occlude each other.
+"""Seeded synthetic video: textured shapes that move, rotate, scale, enter, leave and occlude.
 
-Used by the tests, the benchmark and the demo as a clip that needs no download. Every
-frame comes with per-object ground-truth masks (visible part only, after occlusion).
+One generator serves training (``sam2_ros.train``), evaluation (``sam2_ros.evaluate``), the
+tests, the benchmarks and the demo's built-in clip, so nothing here needs a download. Every
+frame comes with per-object ground-truth masks of the *visible* part (after occlusion).
+
+The tracked objects (ids ``1..num_objects``) are all visible on frame 0; some of them leave the
+frame late in a long clip. Distractor shapes without ids enter from the edges and pass over or
+under the tracked ones. With ``occlusion=True`` the objects' paths cross so they hide one another;
+with ``occlusion=False`` no shape ever overlaps another (a "clean" clip).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SHAPE_KINDS = ("ellipse", "rectangle", "triangle", "star", "blob")
+
 
 @dataclass(frozen=True)
 class SyntheticClip:
@@ -17,14 +25,25 @@ class SyntheticClip:
 
     frames: np.ndarray
     masks: dict[int, np.ndarray]
+    kinds: dict[int, str]
 
     def first_visible_point(self, obj_id: int, frame: int = 0) -> tuple[float, float]:
         """(x, y) of a pixel well inside the object's visible mask on ``frame``."""
         mask = self.masks[obj_id][frame]
-        ys, xs = np.nonzero(mask)
-        if len(xs) == 0:
+        if not mask.any():
             raise ValueError(f"object {obj_id} is not visible on frame {frame}")
-        # the visible pixel closest to the mask's centroid
+        # the visible pixel farthest from the mask's edge (a click an operator would make)
+        inside = mask.copy()
+        best = inside
+        while inside.any():
+            best = inside
+            eroded = inside.copy()
+            eroded[1:] &= inside[:-1]
+            eroded[:-1] &= inside[1:]
+            eroded[:, 1:] &= inside[:, :-1]
+            eroded[:, :-1] &= inside[:, 1:]
+            inside = eroded
+        ys, xs = np.nonzero(best)
         cx, cy = xs.mean(), ys.mean()
         i = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
         return float(xs[i]), float(ys[i])
@@ -32,33 +51,127 @@ class SyntheticClip:
     def box(self, obj_id: int, frame: int = 0) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) box of the object's visible mask on ``frame``."""
         ys, xs = np.nonzero(self.masks[obj_id][frame])
+        if len(xs) == 0:
+            raise ValueError(f"object {obj_id} is not visible on frame {frame}")
         return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
 def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A smooth random colour texture with stripes, HxWx3 float in 0..255."""
-    base = rng.uniform(30, 225, size=3)
+    """A random colour texture (stripes, checks, blotches or a gradient), HxWx3 float in 0..255."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0, np.pi)
-    freq = rng.uniform(0.05, 0.3)
-    stripes = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * freq)[..., None]
-    tint = rng.uniform(-60, 60, size=3)
-    noise = rng.normal(0, 12, size=(height // 8 + 1, width // 8 + 1, 3))
-    noise = np.kron(noise, np.ones((8, 8, 1)))[:height, :width]
-    return np.clip(base + stripes * tint + noise, 0, 255)
+    base = rng.uniform(30, 225, size=3)
+    tint = rng.uniform(-70, 70, size=3)
+    style = rng.integers(4)
+    scale = min(height, width)
+    if style == 0:  # stripes
+        angle = rng.uniform(0, np.pi)
+        freq = rng.uniform(0.15, 0.9) * 64 / scale
+        pattern = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * freq)
+    elif style == 1:  # checks
+        cell = rng.uniform(0.04, 0.12) * scale
+        pattern = ((np.floor(xx / cell) + np.floor(yy / cell)) % 2) * 2 - 1
+    elif style == 2:  # blotches: smooth noise upsampled from a coarse grid
+        coarse = rng.normal(0, 1, size=(6, 6))
+        rows = np.clip((yy / height * 5).astype(int), 0, 5)
+        cols = np.clip((xx / width * 5).astype(int), 0, 5)
+        pattern = np.tanh(coarse[rows, cols] + 0.3 * np.sin(xx * 0.3 / scale * 64))
+    else:  # gradient
+        angle = rng.uniform(0, 2 * np.pi)
+        pattern = ((xx * np.cos(angle) + yy * np.sin(angle)) / scale) % 1.0 * 2 - 1
+    cell = max(2, scale // 40)
+    noise = rng.normal(0, 10, size=(height // cell + 1, width // cell + 1, 3))
+    noise = np.kron(noise, np.ones((cell, cell, 1)))[:height, :width]
+    return np.clip(base + pattern[..., None] * tint + noise, 0, 255)
 
 
-def _shape_mask(kind: str, height: int, width: int, cx: float, cy: float, size: float, angle: float) -> np.ndarray:
+def _shape_mask(obj: dict, height: int, width: int, cx: float, cy: float, size: float, angle: float) -> np.ndarray:
+    """Boolean mask of one shape centred at (cx, cy) with radius-like ``size``, rotated by ``angle``."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     dx, dy = xx - cx, yy - cy
     c, s = np.cos(angle), np.sin(angle)
     u, v = c * dx + s * dy, -s * dx + c * dy
+    aspect = obj["aspect"]
+    kind = obj["kind"]
     if kind == "ellipse":
-        return (u / size) ** 2 + (v / (0.6 * size)) ** 2 <= 1.0
+        return (u / size) ** 2 + (v / (aspect * size)) ** 2 <= 1.0
     if kind == "rectangle":
-        return (np.abs(u) <= size) & (np.abs(v) <= 0.55 * size)
-    # triangle
-    return (v >= -0.6 * size) & (v <= 0.9 * size - 1.7 * np.abs(u))
+        return (np.abs(u) <= size) & (np.abs(v) <= aspect * size)
+    if kind == "triangle":
+        return (v >= -0.6 * size) & (v <= 0.9 * size - 1.7 * np.abs(u))
+    radius = np.hypot(u, v / aspect)
+    theta = np.arctan2(v, u)
+    if kind == "star":
+        points = obj["points"]
+        edge = size * (0.62 + 0.38 * np.cos(points * theta))
+    else:  # blob: a few random harmonics
+        edge = size * (1.0 + sum(a * np.cos(k * theta + p) for k, a, p in obj["harmonics"]))
+    return radius <= edge
+
+
+def _new_object(rng: np.random.Generator, height: int, width: int, num_frames: int, kind: str) -> dict:
+    scale = min(height, width)
+    return {
+        "kind": kind,
+        "texture": _texture(rng, height, width),
+        "size": rng.uniform(0.12, 0.22) * scale,
+        "aspect": rng.uniform(0.5, 0.9),
+        "growth": rng.uniform(-0.012, 0.012) * 24 / max(num_frames, 1),
+        "angle": rng.uniform(0, 2 * np.pi),
+        "spin": rng.uniform(-0.08, 0.08) * 24 / max(num_frames, 1),
+        "points": int(rng.integers(4, 7)),
+        "harmonics": [(k, rng.uniform(0.05, 0.18), rng.uniform(0, 2 * np.pi)) for k in (2, 3, 5)],
+    }
+
+
+def _place_tracked(rng, objects, height, width, num_frames, occlusion):
+    """Start points and velocities of the tracked objects: crossing paths, or apart when clean."""
+    size = np.array([width, height], float)
+    for i, obj in enumerate(objects):
+        start = rng.uniform([0.2, 0.25], [0.8, 0.75]) * size
+        if occlusion:
+            # head for the mirror point, so paths cross near the centre
+            target = size - start + rng.normal(0, 0.04 * size.min(), size=2)
+        else:
+            target = start + rng.normal(0, 0.12 * size.min(), size=2)
+        travel = rng.uniform(0.6, 1.0)
+        if i > 0 and rng.random() < 0.3:
+            travel *= 1.8  # this one leaves the frame late in the clip
+        obj["start"] = start
+        obj["velocity"] = (target - start) / max(num_frames - 1, 1) * travel
+
+
+def _place_distractor(rng, obj, height, width, num_frames):
+    """A shape that enters from an edge a few frames in and crosses the frame."""
+    size = np.array([width, height], float)
+    edge = rng.integers(4)
+    t0 = rng.uniform(0.1, 0.5) * num_frames
+    along = rng.uniform(0.2, 0.8)
+    margin = obj["size"] * 1.2
+    entry = [np.array([-margin, along * height]), np.array([width + margin, along * height]),
+             np.array([along * width, -margin]), np.array([along * width, height + margin])][edge]  # fmt: skip
+    exit_point = size - entry + rng.normal(0, 0.1 * size.min(), size=2)
+    velocity = (exit_point - entry) / max(num_frames * rng.uniform(0.6, 1.0), 1)
+    obj["start"] = entry - velocity * t0
+    obj["velocity"] = velocity
+
+
+def _render(objects, background, num_frames, height, width):
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    owner = np.zeros((num_frames, height, width), np.int16)
+    overlap = False
+    for t in range(num_frames):
+        canvas = 0.5 * background + 0.5 * np.roll(background, t, axis=1)  # a slowly panning background
+        occupied = np.zeros((height, width), np.int16)
+        for index, obj in enumerate(objects, start=1):  # later objects are drawn on top
+            cx, cy = obj["start"] + obj["velocity"] * t
+            size = obj["size"] * (1 + obj["growth"] * t)
+            shape = _shape_mask(obj, height, width, cx, cy, size, obj["angle"] + obj["spin"] * t)
+            overlap |= bool((occupied[shape] > 0).any())
+            canvas[shape] = obj["texture"][shape]
+            occupied[shape] = index
+        owner[t] = occupied
+        frames[t] = np.clip(canvas, 0, 255).astype(np.uint8)
+    return frames, owner, overlap
 
 
 def generate_clip(
@@ -67,41 +180,40 @@ def generate_clip(
     height: int = 240,
     width: int = 320,
     num_objects: int = 3,
+    occlusion: bool = True,
+    distractors: int | None = None,
 ) -> SyntheticClip:
-    """A clip whose objects (ids 1..num_objects) cross paths, so they occlude each other."""
+    """A clip of ``num_objects`` tracked shapes (ids 1..n, all visible on frame 0).
+
+    ``occlusion=True``: paths cross and ``distractors`` (default: 0 or 1, seeded) enter from the
+    edges, so objects hide one another. ``occlusion=False``: no two shapes ever overlap.
+    """
+    if not 1 <= num_objects <= 7:
+        raise ValueError(f"num_objects must be 1..7, got {num_objects}")
     rng = np.random.default_rng(seed)
     background = _texture(rng, height, width)
-    kinds = ["ellipse", "rectangle", "triangle"]
-    objects = []
-    for i in range(num_objects):
-        start = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.25, 0.75) * height])
-        target = np.array([width, height]) - start + rng.normal(0, 10, size=2)
-        objects.append(
-            {
-                "kind": kinds[i % len(kinds)],
-                "texture": _texture(rng, height, width),
-                "start": start,
-                "velocity": (target - start) / max(num_frames - 1, 1) * 0.8,
-                "size": rng.uniform(0.12, 0.2) * min(height, width),
-                "growth": rng.uniform(-0.01, 0.01),
-                "angle": rng.uniform(0, np.pi),
-                "spin": rng.uniform(-0.08, 0.08),
-            }
-        )
-    frames = np.empty((num_frames, height, width, 3), np.uint8)
-    masks = {i + 1: np.zeros((num_frames, height, width), bool) for i in range(num_objects)}
-    for t in range(num_frames):
-        canvas = background.copy()
-        shifted = np.roll(background, t, axis=1)  # a slowly panning background
-        canvas = 0.5 * canvas + 0.5 * shifted
-        occupied = np.zeros((height, width), np.int32)
-        for i, obj in enumerate(objects):  # later objects are drawn on top
-            cx, cy = obj["start"] + obj["velocity"] * t
-            size = obj["size"] * (1 + obj["growth"] * t)
-            shape = _shape_mask(obj["kind"], height, width, cx, cy, size, obj["angle"] + obj["spin"] * t)
-            canvas[shape] = obj["texture"][shape]
-            occupied[shape] = i + 1
-        for obj_id in masks:
-            masks[obj_id][t] = occupied == obj_id
-        frames[t] = np.clip(canvas, 0, 255).astype(np.uint8)
-    return SyntheticClip(frames, masks)
+    if distractors is None:
+        distractors = int(rng.integers(2)) if occlusion else 0
+    for _attempt in range(50):
+        kinds = [str(rng.choice(SHAPE_KINDS)) for _ in range(num_objects + distractors)]
+        objects = [_new_object(rng, height, width, num_frames, kind) for kind in kinds]
+        tracked, extra = objects[:num_objects], objects[num_objects:]
+        _place_tracked(rng, tracked, height, width, num_frames, occlusion)
+        for obj in extra:
+            _place_distractor(rng, obj, height, width, num_frames)
+        order = list(rng.permutation(len(objects))) if occlusion else list(range(len(objects)))
+        drawn = [objects[i] for i in order]
+        frames, owner, overlap = _render(drawn, background, num_frames, height, width)
+        if not occlusion and overlap:
+            continue
+        masks = {i + 1: owner == order.index(i) + 1 for i in range(num_objects)}
+        min_area = 0.2 * np.pi * (0.12 * min(height, width)) ** 2
+        if all(m[0].sum() >= min_area for m in masks.values()):
+            return SyntheticClip(frames, masks, {i + 1: kinds[i] for i in range(num_objects)})
+    raise ValueError(f"no valid clip for seed {seed} with {num_objects} objects (occlusion={occlusion})")
+
+
+def occluded_fraction(clip: SyntheticClip, obj_id: int, frame: int) -> float:
+    """Fraction of the object's own frame-0 area that is hidden on ``frame`` (by others or the edge)."""
+    full = clip.masks[obj_id][0].sum()
+    return float(max(0.0, 1.0 - clip.masks[obj_id][frame].sum() / max(full, 1)))

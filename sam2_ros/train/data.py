@@ -1,0 +1,70 @@
+"""Training batches from the synthetic generator, in the layout Meta's SAM 2 trainer uses.
+
+Each batch is a ``training.utils.data_utils.BatchedVideoDatapoint`` (built with Meta's own
+``collate_fn``): frames resized to the model's square input with the engine's resize and
+normalised with ImageNet statistics, plus one visible mask per tracked object and frame.
+Clips are rendered with a random aspect ratio, then squashed to a square like the engine does
+with camera frames. Seeds are derived from the step, so a resumed run sees the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from sam2_ros.synthetic import generate_clip
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+# Training clips use seeds from here up; evaluation, tests and the demo use seeds below it.
+TRAIN_SEED_BASE = 1_000_000
+
+
+def _to_model_input(frame: np.ndarray, size: int) -> np.ndarray:
+    """HxWx3 uint8 -> 3 x size x size float32, resized as the engine does, then normalised."""
+    resized = np.asarray(Image.fromarray(frame).resize((size, size), Image.BILINEAR), np.float32) / 255.0
+    return ((resized - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+
+
+def _resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.BILINEAR)) >= 128
+
+
+def sample_clip(seed: int, num_frames: int, size: int, occlusion_prob: float = 0.7):
+    """(frames T x 3 x S x S, masks {id: T x S x S bool}) of one seeded training clip."""
+    rng = np.random.default_rng(seed)
+    height = size
+    width = int(size * rng.uniform(1.0, 1.5))
+    occlusion = bool(rng.random() < occlusion_prob)
+    num_objects = int(rng.integers(1, 5)) if occlusion else int(rng.integers(1, 3))
+    clip = generate_clip(seed, num_frames=num_frames, height=height, width=width,
+                         num_objects=num_objects, occlusion=occlusion)  # fmt: skip
+    frames = np.stack([_to_model_input(f, size) for f in clip.frames])
+    masks = {obj_id: np.stack([_resize_mask(m, size) for m in mask]) for obj_id, mask in clip.masks.items()}
+    # only objects that are clearly visible on frame 0 can be prompted there
+    masks = {k: v for k, v in masks.items() if v[0].sum() >= 16}
+    return frames, masks
+
+
+def make_batch(step: int, batch_size: int, num_frames: int, size: int, dict_key: str = "synthetic"):
+    """One ``BatchedVideoDatapoint`` of ``batch_size`` clips of ``num_frames`` frames."""
+    import torch
+    from training.utils.data_utils import Frame, Object, VideoDatapoint, collate_fn
+
+    videos = []
+    for i in range(batch_size):
+        seed = TRAIN_SEED_BASE + step * batch_size + i
+        frames, masks = sample_clip(seed, num_frames, size)
+        while not masks:  # every clip needs at least one promptable object
+            seed += 7919
+            frames, masks = sample_clip(seed, num_frames, size)
+        video_frames = [
+            Frame(
+                data=torch.from_numpy(frames[t]),
+                objects=[Object(object_id=k, frame_index=t, segment=torch.from_numpy(masks[k][t])) for k in masks],
+            )
+            for t in range(num_frames)
+        ]
+        videos.append(VideoDatapoint(frames=video_frames, video_id=seed, size=(size, size)))
+    return collate_fn(videos, dict_key=dict_key)
