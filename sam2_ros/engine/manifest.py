@@ -3,11 +3,18 @@
 A model directory holds four ONNX components, one ``.npz`` of small host-side tensors and
 the manifest. :func:`load_model_dir` checks all of it (version, required fields, files
 present, SHA-256, tensor shapes) and raises :class:`ModelDirError` naming the problem.
+
+A static-shape directory (``sam2-ros-export --static-shapes`` / ``--target qnn``) has one
+decoder per prompt size instead of one with a dynamic point count: ``mask_decoder.points1``,
+``mask_decoder.points2``, ... A component compiled for Qualcomm chips also lists its QNN
+context binary (``qnn.context_binary``, run by the ``aidlite`` backend) and the ONNX Runtime
+EPContext wrapper around it (``qnn.epcontext``, run by the ``qnn`` backend).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,7 @@ MANIFEST_NAME = "model.yaml"
 MANIFEST_FORMAT = "sam2_ros.model"
 MANIFEST_VERSION = 1
 COMPONENT_NAMES = ("image_encoder", "mask_decoder", "memory_encoder", "memory_attention")
+DECODER_VARIANT = re.compile(r"^mask_decoder\.points([1-9][0-9]?)$")
 EXPORT_HINT = "Re-export it with `sam2-ros-export --checkpoint ... --config ... --output DIR`."
 
 Dim = int | str  # a fixed size, or the name of a dynamic axis
@@ -36,15 +44,41 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class QnnBinary:
+    """A component compiled for the Qualcomm HTP: the context binary and its EPContext wrapper."""
+
+    context_binary: str
+    context_binary_sha256: str
+    epcontext: str | None = None  # ONNX Runtime wrapper (onnxruntime-qnn); None for foreign .bin files
+    epcontext_sha256: str | None = None
+    precision: str = "fp16"
+    soc_model: int | None = None
+    htp_arch: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
-    """One exported model file and its interface."""
+    """One exported model file and its interface (``file`` is None for a .bin-only component)."""
 
     name: str
-    file: str
-    sha256: str
+    file: str | None
+    sha256: str | None
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     format: str = "onnx"
+    qnn: QnnBinary | None = None
+
+    def files(self) -> list[tuple[str, str]]:
+        """(relative path, SHA-256) of every file this component lists."""
+        out = [(self.file, self.sha256)] if self.file else []
+        if self.qnn is not None:
+            out.append((self.qnn.context_binary, self.qnn.context_binary_sha256))
+            if self.qnn.epcontext:
+                out.append((self.qnn.epcontext, self.qnn.epcontext_sha256))
+        return out  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -121,16 +155,7 @@ class Manifest:
                 "std": list(self.pixel_std),
             },
             "settings": asdict(self.settings),
-            "components": {
-                name: {
-                    "file": spec.file,
-                    "format": spec.format,
-                    "sha256": spec.sha256,
-                    "inputs": [_tensor_to_dict(t) for t in spec.inputs],
-                    "outputs": [_tensor_to_dict(t) for t in spec.outputs],
-                }
-                for name, spec in self.components.items()
-            },
+            "components": {name: _component_to_dict(spec) for name, spec in self.components.items()},
             "host_tensors": {
                 "file": self.host_tensors_file,
                 "sha256": self.host_tensors_sha256,
@@ -138,9 +163,24 @@ class Manifest:
             },
         }
 
+    def decoder_points(self) -> list[int]:
+        """Point counts of a static-shape directory's decoders ([] when the decoder is dynamic)."""
+        return sorted(int(m.group(1)) for name in self.components if (m := DECODER_VARIANT.match(name)))
+
 
 def _tensor_to_dict(spec: TensorSpec) -> dict[str, Any]:
     return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
+
+
+def _component_to_dict(spec: ComponentSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.file:
+        out.update(file=spec.file, format=spec.format, sha256=spec.sha256)
+    if spec.qnn is not None:
+        out["qnn"] = spec.qnn.to_dict()
+    out["inputs"] = [_tensor_to_dict(t) for t in spec.inputs]
+    out["outputs"] = [_tensor_to_dict(t) for t in spec.outputs]
+    return out
 
 
 def sha256_of(path: Path) -> str:
@@ -164,6 +204,37 @@ def _parse_tensor(raw: Any, where: str) -> TensorSpec:
     if not isinstance(shape, list) or not all(isinstance(d, (int, str)) for d in shape):
         raise ModelDirError(f"{where}: shape of {name!r} must be a list of ints or axis names")
     return TensorSpec(str(name), tuple(shape), str(raw.get("dtype", "float32")))
+
+
+def _parse_component(name: str, comp: Any, source: str) -> ComponentSpec:
+    where = f"{source}: components.{name}"
+    qnn = None
+    if isinstance(comp, dict) and comp.get("qnn") is not None:
+        q = comp["qnn"]
+        qwhere = f"{where}.qnn"
+        qnn = QnnBinary(
+            context_binary=str(_require(q, "context_binary", qwhere)),
+            context_binary_sha256=str(_require(q, "context_binary_sha256", qwhere)),
+            epcontext=None if q.get("epcontext") is None else str(q["epcontext"]),
+            epcontext_sha256=None if q.get("epcontext_sha256") is None else str(q["epcontext_sha256"]),
+            precision=str(q.get("precision", "fp16")),
+            soc_model=None if q.get("soc_model") is None else int(q["soc_model"]),
+            htp_arch=None if q.get("htp_arch") is None else int(q["htp_arch"]),
+        )
+        if (qnn.epcontext is None) != (qnn.epcontext_sha256 is None):
+            raise ModelDirError(f"{qwhere}: epcontext and epcontext_sha256 go together. {EXPORT_HINT}")
+    has_file = isinstance(comp, dict) and "file" in comp
+    if not has_file and qnn is None:
+        _require(comp, "file", where)  # raises: a component needs an ONNX file or a QNN binary
+    return ComponentSpec(
+        name=name,
+        file=str(comp["file"]) if has_file else None,
+        sha256=str(_require(comp, "sha256", where)) if has_file else None,
+        inputs=tuple(_parse_tensor(t, where) for t in _require(comp, "inputs", where)),
+        outputs=tuple(_parse_tensor(t, where) for t in _require(comp, "outputs", where)),
+        format=str(comp.get("format", "onnx")),
+        qnn=qnn,
+    )
 
 
 def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
@@ -192,18 +263,17 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
     if int(_require(pre, "image_size", f"{source}: preprocessing")) != settings.image_size:
         raise ModelDirError(f"{source}: preprocessing.image_size disagrees with settings.image_size")
     comps_raw = _require(raw, "components", source)
+    if not isinstance(comps_raw, dict):
+        raise ModelDirError(f"{source}: 'components' must be a mapping. {EXPORT_HINT}")
+    names = [n for n in COMPONENT_NAMES if n != "mask_decoder"]
+    variants = sorted((str(n) for n in comps_raw if DECODER_VARIANT.match(str(n))), key=lambda n: int(n[19:]))
+    if "mask_decoder" in comps_raw or not variants:
+        names.insert(1, "mask_decoder")
+    elif "mask_decoder.points1" not in variants:
+        raise ModelDirError(f"{source}: static decoders need mask_decoder.points1 (tracking). {EXPORT_HINT}")
     components: dict[str, ComponentSpec] = {}
-    for name in COMPONENT_NAMES:
-        comp = _require(comps_raw, name, f"{source}: components")
-        where = f"{source}: components.{name}"
-        components[name] = ComponentSpec(
-            name=name,
-            file=str(_require(comp, "file", where)),
-            sha256=str(_require(comp, "sha256", where)),
-            inputs=tuple(_parse_tensor(t, where) for t in _require(comp, "inputs", where)),
-            outputs=tuple(_parse_tensor(t, where) for t in _require(comp, "outputs", where)),
-            format=str(comp.get("format", "onnx")),
-        )
+    for name in names + [v for v in variants if v not in names]:
+        components[name] = _parse_component(name, _require(comps_raw, name, f"{source}: components"), source)
     host = _require(raw, "host_tensors", source)
     shapes = {str(k): tuple(int(d) for d in v) for k, v in _require(host, "tensors", f"{source}: host_tensors").items()}
     return Manifest(
@@ -256,7 +326,7 @@ def load_model_dir(model_dir: str | Path, verify_hashes: bool = True) -> tuple[M
         raise ModelDirError(f"{manifest_path} is not valid YAML: {exc}") from exc
     manifest = parse_manifest(raw, str(manifest_path))
 
-    files = [(spec.file, spec.sha256, f"component {spec.name}") for spec in manifest.components.values()]
+    files = [(f, sha, f"component {spec.name}") for spec in manifest.components.values() for f, sha in spec.files()]
     files.append((manifest.host_tensors_file, manifest.host_tensors_sha256, "host tensors"))
     for name, sha, what in files:
         path = _safe_member(model_dir, name)

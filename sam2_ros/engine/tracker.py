@@ -498,12 +498,14 @@ class Sam2Tracker:
             points = np.zeros((1, 2), np.float32)
             labels = np.array([-1], np.int32)
         low_size = s.low_res_size
+        decoder = self._decoder_for(len(labels))
+        labels_dtype = next(t.dtype for t in decoder.spec.inputs if t.name == "point_labels")
         feeds = {
             "image_embeddings": np.ascontiguousarray(embeddings, dtype=np.float32),
             "high_res_feats_0": feats.high_res_0,
             "high_res_feats_1": feats.high_res_1,
             "point_coords": points.astype(np.float32)[None],
-            "point_labels": labels.astype(np.int32)[None],
+            "point_labels": labels.astype(labels_dtype)[None],
             "mask_input": (
                 np.zeros((1, 1, low_size, low_size), np.float32)
                 if mask_input is None
@@ -511,7 +513,7 @@ class Sam2Tracker:
             ),
             "has_mask_input": np.array([0.0 if mask_input is None else 1.0], np.float32),
         }
-        out = self._components["mask_decoder"].run(feeds)
+        out = decoder.run(feeds)
         masks, ious = out["masks"][0], out["iou_predictions"][0]
         pointers, score = out["object_pointers"][0], float(out["object_score_logits"][0, 0])
         best_multi = 1 + int(np.argmax(ious[1:]))
@@ -537,6 +539,21 @@ class Sam2Tracker:
         pointer = self._gate_pointer(pointer, lam)
         timings["mask_decoder"] += time.perf_counter() - t0
         return np.ascontiguousarray(low, dtype=np.float32), float(ious[index]), pointer, score
+
+    def _decoder_for(self, num_points: int) -> Component:
+        """The dynamic decoder, or a static-shape model's decoder for exactly ``num_points`` points."""
+        dynamic = self._components.get("mask_decoder")
+        if dynamic is not None:
+            return dynamic
+        static = self._components.get(f"mask_decoder.points{num_points}")
+        if static is None:
+            counts = self.manifest.decoder_points()
+            raise InvalidInputError(
+                f"this static-shape model has decoders for {counts} prompt points, and this prompt needs "
+                f"{num_points} (a box counts 2; clicks on one frame add up); re-export with "
+                f"--decoder-points {','.join(str(n) for n in sorted({*counts, num_points}))}"
+            )
+        return static
 
     def _encode_memory(
         self,

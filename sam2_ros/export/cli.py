@@ -53,9 +53,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="prompted frames per object the fixed bank holds (with --static-shapes; default 1)",
     )
+    parser.add_argument(
+        "--decoder-points",
+        default="1,2,3,4",
+        help="with --static-shapes: prompt sizes to export a decoder for (points; a box counts 2; default 1,2,3,4)",
+    )
+    parser.add_argument(
+        "--target",
+        choices=("onnx", "qnn"),
+        default="onnx",
+        help="qnn: static shapes, then QNN context binaries (fp16, HTP) via onnxruntime-qnn; see docs/QUALCOMM.md",
+    )
+    parser.add_argument(
+        "--soc", default="qcs8550", help="with --target qnn: chip preset (qcs8550, sm8550, sm8650, sm8750)"
+    )
+    parser.add_argument(
+        "--soc-model", type=int, default=None, help="with --target qnn: QNN soc_model id (overrides --soc)"
+    )
+    parser.add_argument(
+        "--htp-arch", type=int, default=None, help="with --target qnn: HTP architecture (overrides --soc)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads during export")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
     return parser
+
+
+def parse_points(text: str) -> tuple[int, ...]:
+    """``"1,2,3,4"`` -> (1, 2, 3, 4), checked."""
+    try:
+        points = tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
+    except ValueError as exc:
+        raise ExportError(f"--decoder-points must be comma-separated integers, got {text!r}") from exc
+    if not points or points[0] < 1 or points[-1] > 64 or 1 not in points:
+        raise ExportError(f"--decoder-points must include 1 (tracking) and stay within 1..64, got {text!r}")
+    return points
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,11 +120,23 @@ def main(argv: list[str] | None = None) -> int:
             postprocessing=not args.no_postprocessing,
         )
         static_bank = None
-        if args.static_shapes:
+        points = parse_points(args.decoder_points)
+        if args.static_shapes or args.target == "qnn":
             if args.static_conditioning_frames < 1:
                 raise ExportError("--static-conditioning-frames must be at least 1")
             static_bank = static_bank_size(settings_from_model(built), args.static_conditioning_frames)
-        manifest = write_model_dir(built, args.output, force=args.force, static_bank=static_bank)
+        finish = None
+        if args.target == "qnn":
+            from sam2_ros.export.qnn import compile_model_dir, qnn_provider
+
+            qnn_provider()  # fail before the slow export if onnxruntime-qnn is missing
+
+            def finish(staging, manifest):
+                return compile_model_dir(staging, manifest, args.soc, args.soc_model, args.htp_arch)
+
+        manifest = write_model_dir(
+            built, args.output, force=args.force, static_bank=static_bank, decoder_points=points, finish=finish
+        )
     except ExportError as exc:
         print(f"sam2-ros-export: error: {exc}", file=sys.stderr)
         return 2

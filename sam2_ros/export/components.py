@@ -38,6 +38,7 @@ class MaskDecoderComponent(nn.Module):
 
     Points are in model-input pixels (0..S); label -1 pads. ``has_mask_input`` (0 or 1)
     selects between ``mask_input`` (low-res logits) and the learned no-mask embedding.
+    Labels may come as int32 or float32 (runtimes such as AidLite take one input dtype).
     """
 
     def __init__(self, sam: nn.Module) -> None:
@@ -56,6 +57,7 @@ class MaskDecoderComponent(nn.Module):
     ):
         prompt_encoder = self.sam.sam_prompt_encoder
         decoder = self.sam.sam_mask_decoder
+        point_labels = point_labels.to(torch.int32)
         sparse = prompt_encoder._embed_points(point_coords, point_labels, pad=True)
         b, _, h, w = image_embeddings.shape
         no_mask = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(b, -1, h, w)
@@ -93,6 +95,17 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return out.flatten(-2)
 
 
+def _rotate_split(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """As :func:`_rotate`, but returns the rotated pairs de-interleaved: [all reals, all imaginaries].
+
+    Applied to both queries and keys this permutes their channels the same way, so every
+    query-key dot product is unchanged; the graph stays 4-D with strided slices, which
+    static-shape accelerators (QNN HTP) run, unlike the 5-D pair reshape.
+    """
+    real, imag = x[..., 0::2], x[..., 1::2]
+    return torch.cat((real * cos - imag * sin, real * sin + imag * cos), dim=-1)
+
+
 def _rope_attention(
     attn: nn.Module,
     q: torch.Tensor,
@@ -102,6 +115,7 @@ def _rope_attention(
     cos: torch.Tensor,
     sin: torch.Tensor,
     key_bias: torch.Tensor | None = None,
+    split_rotation: bool = False,
 ) -> torch.Tensor:
     """SAM 2's RoPEAttention.forward with real-valued rotary tables.
 
@@ -113,12 +127,20 @@ def _rope_attention(
     heads = attn.num_heads
     q = attn._separate_heads(attn.q_proj(q), heads)
     k = attn._separate_heads(attn.k_proj(k_rope), heads)
-    q = _rotate(q, cos, sin)
     b, nh, n_k, d = k.shape
     hw = cos.shape[0]
-    k = _rotate(k.reshape(b, nh, n_k // hw, hw, d), cos, sin).reshape(b, nh, n_k, d)
+    if split_rotation:  # static shapes: tile the tables over the frames instead of a 5-D reshape
+        q = _rotate_split(q, cos, sin)
+        frames = n_k // hw
+        k = _rotate_split(k, cos.repeat(frames, 1), sin.repeat(frames, 1))
+    else:
+        q = _rotate(q, cos, sin)
+        k = _rotate(k.reshape(b, nh, n_k // hw, hw, d), cos, sin).reshape(b, nh, n_k, d)
     if k_plain is not None:
-        k = torch.cat([k, attn._separate_heads(attn.k_proj(k_plain), heads)], dim=2)
+        plain = attn._separate_heads(attn.k_proj(k_plain), heads)
+        if split_rotation:  # the same channel order as the rotated queries
+            plain = torch.cat((plain[..., 0::2], plain[..., 1::2]), dim=-1)
+        k = torch.cat([k, plain], dim=2)
     v = attn._separate_heads(attn.v_proj(v), heads)
     mask = None if key_bias is None else key_bias.reshape(1, 1, 1, -1)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -156,6 +178,7 @@ class MemoryAttentionComponent(nn.Module):
         object_pointers: torch.Tensor,
         object_pointers_pos: torch.Tensor,
         key_bias: torch.Tensor | None = None,
+        split_rotation: bool = False,
     ) -> torch.Tensor:
         b, c, h, w = image_embeddings.shape
         curr = image_embeddings.flatten(2).transpose(1, 2)  # [B, HW, C]
@@ -168,7 +191,7 @@ class MemoryAttentionComponent(nn.Module):
             # self-attention
             tgt2 = layer.norm1(output)
             q = k = tgt2 + curr_pos if layer.pos_enc_at_attn else tgt2
-            output = output + _rope_attention(layer.self_attn, q, k, None, tgt2, cos, sin)
+            output = output + _rope_attention(layer.self_attn, q, k, None, tgt2, cos, sin, None, split_rotation)
             # cross-attention to memories and pointers
             tgt2 = layer.norm2(output)
             q = tgt2 + curr_pos if layer.pos_enc_at_cross_attn_queries else tgt2
@@ -177,7 +200,9 @@ class MemoryAttentionComponent(nn.Module):
             else:
                 k_mem, k_ptr = memory, object_pointers
             v = torch.cat([memory, object_pointers], dim=1)
-            output = output + _rope_attention(layer.cross_attn_image, q, k_mem, k_ptr, v, cos, sin, key_bias)
+            output = output + _rope_attention(
+                layer.cross_attn_image, q, k_mem, k_ptr, v, cos, sin, key_bias, split_rotation
+            )
             # feed-forward
             tgt2 = layer.norm3(output)
             output = output + layer.linear2(layer.activation(layer.linear1(tgt2)))
@@ -185,7 +210,9 @@ class MemoryAttentionComponent(nn.Module):
         return output.transpose(1, 2).reshape(b, c, h, w)
 
 
-MASKED = -1.0e9  # additive attention bias of a padding key: exp() underflows to exactly 0
+# Additive attention bias of a padding key: exp() underflows to exactly 0, and the value stays
+# finite in fp16 (-1e9 would become -inf there, and 0 * -inf is NaN).
+MASKED = -30000.0
 
 
 class StaticMemoryAttentionComponent(MemoryAttentionComponent):
@@ -211,5 +238,5 @@ class StaticMemoryAttentionComponent(MemoryAttentionComponent):
         valid = torch.cat([memory_valid.reshape(-1, 1).expand(-1, hw).reshape(-1), pointer_valid.reshape(-1)])
         key_bias = (1.0 - valid) * MASKED
         return super().forward(
-            image_embeddings, image_pos, memory, memory_pos, object_pointers, object_pointers_pos, key_bias
+            image_embeddings, image_pos, memory, memory_pos, object_pointers, object_pointers_pos, key_bias, True
         )

@@ -125,10 +125,13 @@ def host_tensors_from_model(built: BuiltModel, settings: ModelSettings) -> dict[
         }
 
 
-def _example_inputs(settings: ModelSettings, static_bank: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
+def _example_inputs(
+    settings: ModelSettings, static_bank: tuple[int, int] | None = None, decoder_points: tuple[int, ...] = ()
+) -> dict[str, dict[str, Any]]:
     """Example inputs (and dynamic axes) per component, batch 1.
 
-    ``static_bank`` = (memory slots, pointer tokens) exports memory attention with fixed shapes.
+    ``static_bank`` = (memory slots, pointer tokens) exports memory attention with fixed shapes;
+    ``decoder_points`` replaces the dynamic decoder with one static decoder per point count.
     """
     import torch
 
@@ -173,6 +176,14 @@ def _example_inputs(settings: ModelSettings, static_bank: tuple[int, int] | None
             },
         },
     }
+    for n in decoder_points:
+        example = {k: v.clone() for k, v in examples["mask_decoder"]["inputs"].items()}
+        example["point_coords"] = torch.rand(1, n, 2, generator=gen) * s
+        # float labels: static runtimes such as AidLite take a single input dtype
+        example["point_labels"] = torch.tensor([[1, 0, 2, 3][i % 4] for i in range(n)], dtype=torch.float32)[None]
+        examples[f"mask_decoder.points{n}"] = {"inputs": example, "dynamic": {}}
+    if decoder_points:
+        del examples["mask_decoder"]
     if static_bank is not None:
         slots, tokens = static_bank
         memory_valid = torch.ones(1, slots)
@@ -201,14 +212,17 @@ OUTPUT_NAMES = {
 }
 
 
-def _modules(built: BuiltModel, settings: ModelSettings, static: bool) -> dict[str, Any]:
+def _modules(
+    built: BuiltModel, settings: ModelSettings, static: bool, decoder_points: tuple[int, ...] = ()
+) -> dict[str, Any]:
     from sam2_ros.export import components
 
     e = settings.embed_size
     attention = components.StaticMemoryAttentionComponent if static else components.MemoryAttentionComponent
+    decoders = {f"mask_decoder.points{n}": components.MaskDecoderComponent(built.model) for n in decoder_points}
     return {
         "image_encoder": components.ImageEncoderComponent(built.model),
-        "mask_decoder": components.MaskDecoderComponent(built.model),
+        **(decoders or {"mask_decoder": components.MaskDecoderComponent(built.model)}),
         "memory_encoder": components.MemoryEncoderComponent(built.model),
         "memory_attention": attention(built.model, (e, e)),
     }
@@ -243,7 +257,7 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
             str(path),
             dynamo=True,
             input_names=list(inputs),
-            output_names=list(OUTPUT_NAMES[name]),
+            output_names=list(OUTPUT_NAMES[name.split(".")[0]]),
             dynamic_shapes=tuple(dynamic_shapes),
             optimize=True,
             external_data=False,
@@ -252,7 +266,8 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
     # Check the exported graph against PyTorch on the example inputs.
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {k: v.numpy() for k, v in inputs.items()})
-    for out_name, ref, val in zip(OUTPUT_NAMES[name], reference, got):
+    output_names = OUTPUT_NAMES[name.split(".")[0]]
+    for out_name, ref, val in zip(output_names, reference, got):
         err = float(np.max(np.abs(ref.numpy() - val))) if val.size else 0.0
         scale = max(1.0, float(np.max(np.abs(ref.numpy()))) if val.size else 1.0)
         if not err <= EXPORT_CHECK_TOLERANCE * scale:
@@ -265,7 +280,7 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
         dtype = "int32" if tensor.dtype == torch.int32 else "float32"
         in_specs.append(TensorSpec(input_name, tuple(shape), dtype))
     out_specs = []
-    for out_name, ref in zip(OUTPUT_NAMES[name], reference):
+    for out_name, ref in zip(output_names, reference):
         shape = list(ref.shape)
         out_specs.append(TensorSpec(out_name, tuple(shape), "float32"))
     return ComponentSpec(
@@ -297,12 +312,20 @@ def static_bank_size(settings: ModelSettings, conditioning_frames: int = 1) -> t
 
 
 def write_model_dir(
-    built: BuiltModel, output: Path, force: bool = False, static_bank: tuple[int, int] | None = None
+    built: BuiltModel,
+    output: Path,
+    force: bool = False,
+    static_bank: tuple[int, int] | None = None,
+    decoder_points: tuple[int, ...] = (),
+    finish: Any = None,
 ) -> Manifest:
     """Export all components of ``built`` into ``output`` atomically; return the manifest.
 
-    ``static_bank`` (memory slots, pointer tokens) exports memory attention with fixed shapes
-    and validity masks (see :func:`static_bank_size`), as static-shape runtimes need.
+    ``static_bank`` (memory slots, pointer tokens) exports every component with static shapes,
+    as static-shape runtimes (QNN) need: memory attention over a fixed bank with validity
+    masks (see :func:`static_bank_size`), one decoder per count in ``decoder_points``, and
+    Hiera written with rank-4 tensors. ``finish(staging_dir, manifest) -> manifest`` runs on
+    the complete directory before it is moved into place (the QNN compile step).
     """
     output = Path(output)
     check_output_dir(output, force)
@@ -312,11 +335,18 @@ def write_model_dir(
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
     os.chmod(staging, 0o755)
     try:
-        examples = _example_inputs(settings, static_bank)
+        static = static_bank is not None
+        if static and 1 not in decoder_points:
+            raise ExportError("static decoders need a 1-point variant (tracking): include 1 in the point counts")
+        examples = _example_inputs(settings, static_bank, decoder_points if static else ())
         specs: dict[str, ComponentSpec] = {}
-        for name, module in _modules(built, settings, static_bank is not None).items():
-            LOG.info("exporting %s", name)
-            specs[name] = _export_component(name, module, examples[name], staging / f"{name}.onnx")
+        from sam2_ros.export import static_ops  # torch only here: the CLI checks its arguments first
+
+        patch = static_ops.hiera_for_static_runtimes() if static else contextlib.nullcontext()
+        with patch:
+            for name, module in _modules(built, settings, static, decoder_points if static else ()).items():
+                LOG.info("exporting %s", name)
+                specs[name] = _export_component(name, module, examples[name], staging / f"{name}.onnx")
         np.savez(staging / HOST_TENSORS_FILE, **host)
         source = {
             "config": built.config_name,
@@ -343,6 +373,8 @@ def write_model_dir(
         header = "# sam2_ros model directory manifest (data, read with yaml.safe_load)\n" + (
             "# RANDOM WEIGHTS: masks from this model carry no meaning.\n" if manifest.random_weights else ""
         )
+        if finish is not None:
+            manifest = finish(staging, manifest)
         (staging / MANIFEST_NAME).write_text(header + yaml.safe_dump(manifest.to_dict(), sort_keys=False))
         if output.exists():
             shutil.rmtree(output)

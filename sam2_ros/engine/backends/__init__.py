@@ -11,6 +11,8 @@ from sam2_ros.engine.errors import BackendError
 
 _REGISTRY: dict[str, str] = {
     "onnxruntime": "sam2_ros.engine.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "qnn": "sam2_ros.engine.backends.qnn_backend:QnnBackend",
+    "aidlite": "sam2_ros.engine.backends.aidlite_backend:AidliteBackend",
 }
 
 

@@ -22,6 +22,9 @@ class Component(ABC):
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run on inputs keyed by the spec's input names; return outputs keyed by name."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release runtime resources early (optional; most runtimes free them when collected)."""
+
 
 class Backend(ABC):
     """A runtime that loads components listed in a model manifest."""

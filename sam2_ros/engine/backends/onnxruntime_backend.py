@@ -44,8 +44,11 @@ class OnnxRuntimeBackend(Backend):
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - a runtime dependency
             raise BackendError("onnxruntime is not installed: pip install onnxruntime") from exc
-        if spec.format != "onnx":
-            raise BackendError(f"backend onnxruntime cannot load {spec.name} in format {spec.format!r}")
+        if spec.file is None or spec.format != "onnx":
+            raise ModelDirError(
+                f"{model_dir}: component {spec.name} has no ONNX file (a .bin-only directory): "
+                "use backend aidlite on the device, or export the model with sam2-ros-export"
+            )
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads:
@@ -63,12 +66,13 @@ class OnnxRuntimeBackend(Backend):
             session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:
             raise ModelDirError(f"{path} could not be loaded by onnxruntime: {exc}") from exc
-        _check_interface(spec, session)
+        check_interface(spec, session)
         return OnnxRuntimeComponent(spec, session)
 
 
-def _check_interface(spec: ComponentSpec, session: Any) -> None:
+def check_interface(spec: ComponentSpec, session: Any, file: str | None = None) -> None:
     """The graph's inputs/outputs must be the manifest's, in name, dtype and fixed dims."""
+    file = file or spec.file
     for kind, declared, actual in (
         ("input", spec.inputs, session.get_inputs()),
         ("output", spec.outputs, session.get_outputs()),
@@ -78,20 +82,18 @@ def _check_interface(spec: ComponentSpec, session: Any) -> None:
             got = by_name.get(tensor.name)
             if got is None:
                 raise ModelDirError(
-                    f"{spec.file}: {kind} {tensor.name!r} listed in model.yaml is not in the ONNX graph "
+                    f"{file}: {kind} {tensor.name!r} listed in model.yaml is not in the ONNX graph "
                     f"(it has {sorted(by_name)})"
                 )
             dtype = _DTYPES.get(got.type, got.type)
             if dtype != tensor.dtype:
-                raise ModelDirError(f"{spec.file}: {kind} {tensor.name!r} is {dtype}, model.yaml says {tensor.dtype}")
+                raise ModelDirError(f"{file}: {kind} {tensor.name!r} is {dtype}, model.yaml says {tensor.dtype}")
             if len(got.shape) != len(tensor.shape):
                 raise ModelDirError(
-                    f"{spec.file}: {kind} {tensor.name!r} has rank {len(got.shape)}, "
-                    f"model.yaml says {len(tensor.shape)}"
+                    f"{file}: {kind} {tensor.name!r} has rank {len(got.shape)}, model.yaml says {len(tensor.shape)}"
                 )
             for d_graph, d_manifest in zip(got.shape, tensor.shape):
                 if isinstance(d_manifest, int) and isinstance(d_graph, int) and d_graph != d_manifest:
                     raise ModelDirError(
-                        f"{spec.file}: {kind} {tensor.name!r} has shape {got.shape}, "
-                        f"model.yaml says {list(tensor.shape)}"
+                        f"{file}: {kind} {tensor.name!r} has shape {got.shape}, model.yaml says {list(tensor.shape)}"
                     )

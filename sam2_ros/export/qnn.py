@@ -1,0 +1,139 @@
+"""Compile static-shape ONNX components to QNN context binaries with onnxruntime-qnn.
+
+For each component the HTP backend of ``onnxruntime-qnn`` builds the QNN graph (fp16) and
+ONNX Runtime writes it as an EPContext model: a QNN context binary (``models/<name>.bin``,
+what the AidLite SDK loads on the device, as APLUX Model Farm packages do) plus a small ONNX
+wrapper (``models/<name>_ctx.onnx``, what the engine's ``qnn`` backend loads through
+onnxruntime-qnn). On x86_64 the compile runs in Qualcomm's HTP simulator libraries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sam2_ros.engine.errors import ExportError
+from sam2_ros.engine.manifest import Manifest, QnnBinary, sha256_of
+
+LOG = logging.getLogger("sam2_ros.export")
+
+# SoC presets: (QNN soc_model, HTP architecture). fp16 needs HTP v69 or newer.
+SOCS: dict[str, tuple[int, int]] = {
+    "qcs8550": (43, 73),  # = SM8550 (Snapdragon 8 Gen 2), HTP v73
+    "sm8550": (43, 73),
+    "sm8650": (57, 75),
+    "sm8750": (69, 79),
+}
+FP16_MIN_HTP_ARCH = 69
+BINARY_DIR = "models"
+
+
+def qnn_provider() -> Any:
+    """(onnxruntime, onnxruntime_qnn, QNN EP devices), registering the plugin EP once."""
+    try:
+        import onnxruntime as ort
+        import onnxruntime_qnn
+    except ImportError as exc:
+        raise ExportError(
+            "compiling for QNN needs onnxruntime-qnn: pip install -r requirements/qnn.txt "
+            "(x86_64 Linux, Python >= 3.11; see docs/QUALCOMM.md for the QNN SDK / AIMO alternatives)"
+        ) from exc
+    name = "QNNExecutionProvider"
+    if not any(d.ep_name == name for d in ort.get_ep_devices()):
+        ort.register_execution_provider_library(name, onnxruntime_qnn.get_library_path())
+    devices = [d for d in ort.get_ep_devices() if d.ep_name == name]
+    if not devices:
+        raise ExportError("onnxruntime-qnn is installed but offers no QNN device")
+    return ort, onnxruntime_qnn, devices
+
+
+def compile_component(
+    onnx_path: Path, output_dir: Path, name: str, soc_model: int, htp_arch: int, precision: str = "fp16"
+) -> tuple[Path, Path]:
+    """Compile one ONNX file; return (context binary, EPContext wrapper) inside ``output_dir``."""
+    if precision != "fp16":
+        raise ExportError(f"precision {precision!r} is not supported: only fp16 (see docs/QUALCOMM.md)")
+    if htp_arch < FP16_MIN_HTP_ARCH:
+        raise ExportError(
+            f"HTP v{htp_arch} has no fp16 support (v{FP16_MIN_HTP_ARCH}+ has); such chips (e.g. QCS6490, v68) "
+            "need a quantised model: see docs/QUALCOMM.md"
+        )
+    ort, qnn, devices = qnn_provider()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = output_dir / f"{name}_ctx.onnx"
+    for stale in (wrapper, output_dir / f"{name}_ctx_qnn.bin", output_dir / f"{name}.bin"):
+        stale.unlink(missing_ok=True)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_provider_for_devices(
+        devices,
+        {
+            "backend_path": qnn.get_qnn_htp_path(),
+            "enable_htp_fp16_precision": "1",
+            "soc_model": str(soc_model),
+            "htp_arch": str(htp_arch),
+        },
+    )
+    options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")  # all of it on the HTP, or fail
+    options.add_session_config_entry("ep.context_enable", "1")
+    options.add_session_config_entry("ep.context_embed_mode", "0")
+    options.add_session_config_entry("ep.context_file_path", str(wrapper))
+    try:
+        ort.InferenceSession(str(onnx_path), sess_options=options)
+    except Exception as exc:
+        raise ExportError(
+            f"QNN could not compile {name} for the HTP (soc_model {soc_model}, v{htp_arch}): {exc}"
+        ) from exc
+    produced = output_dir / f"{name}_ctx_qnn.bin"
+    if not produced.is_file() or not wrapper.is_file():
+        raise ExportError(f"onnxruntime-qnn did not write a context binary for {name}")
+    binary = output_dir / f"{name}.bin"
+    os.replace(produced, binary)
+    _point_wrapper_at(wrapper, binary.name)
+    return binary, wrapper
+
+
+def _point_wrapper_at(wrapper: Path, binary_name: str) -> None:
+    """Make the EPContext node reference the renamed binary (a path relative to the wrapper)."""
+    import onnx
+
+    model = onnx.load(str(wrapper))
+    nodes = [n for n in model.graph.node if n.op_type == "EPContext"]
+    if len(nodes) != 1 or len(model.graph.node) != 1:
+        raise ExportError(f"{wrapper.name}: expected one EPContext node (the whole graph on the HTP)")
+    for attr in nodes[0].attribute:
+        if attr.name == "ep_cache_context":
+            attr.s = binary_name.encode()
+    onnx.save(model, str(wrapper))
+
+
+def compile_model_dir(
+    model_dir: Path, manifest: Manifest, soc: str = "qcs8550", soc_model: int | None = None, htp_arch: int | None = None
+) -> Manifest:
+    """Compile every component of a static-shape model directory; return the manifest with ``qnn`` entries."""
+    if soc.lower() not in SOCS:
+        raise ExportError(f"unknown --soc {soc!r}: use one of {', '.join(sorted(SOCS))}, or --soc-model/--htp-arch")
+    default_model, default_arch = SOCS[soc.lower()]
+    soc_model = default_model if soc_model is None else soc_model
+    htp_arch = default_arch if htp_arch is None else htp_arch
+    components = {}
+    for name, spec in manifest.components.items():
+        dynamic = [t.name for t in (*spec.inputs, *spec.outputs) if not all(isinstance(d, int) for d in t.shape)]
+        if dynamic or spec.file is None:
+            raise ExportError(f"{name} has dynamic shapes ({', '.join(dynamic)}): QNN needs --static-shapes")
+        LOG.info("compiling %s for the HTP (soc_model %d, v%d, fp16)", name, soc_model, htp_arch)
+        binary, wrapper = compile_component(model_dir / spec.file, model_dir / BINARY_DIR, name, soc_model, htp_arch)
+        qnn = QnnBinary(
+            context_binary=f"{BINARY_DIR}/{binary.name}",
+            context_binary_sha256=sha256_of(binary),
+            epcontext=f"{BINARY_DIR}/{wrapper.name}",
+            epcontext_sha256=sha256_of(wrapper),
+            precision="fp16",
+            soc_model=soc_model,
+            htp_arch=htp_arch,
+        )
+        components[name] = replace(spec, qnn=qnn)
+    return replace(manifest, components=components)

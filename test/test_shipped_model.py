@@ -1,0 +1,75 @@
+"""The shipped model (models/synthetic-128): intact, loadable, and as good as its model card says.
+
+Regression tests for tracking quality: a change to the engine, the export or the glue that
+hurts tracking moves these figures, which random weights cannot show.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from sam2_ros import shipped
+from sam2_ros.engine import Sam2Tracker
+from sam2_ros.engine.errors import ModelDirError
+from sam2_ros.engine.manifest import sha256_of
+from sam2_ros.evaluate import CONDITIONS, evaluate
+
+QUALITY_TOLERANCE = 0.02  # IoU / J&F points; runs on other CPUs may differ in the last bits
+LOGIT_TOL = 1e-4  # as in the parity tests
+
+
+@pytest.fixture(scope="module")
+def shipped_dir():
+    """The shipped model's ONNX directory (exported from the checkpoint once, if needed)."""
+    return shipped.exported_dir()
+
+
+def test_checkpoint_and_config_match_their_recorded_hashes():
+    facts = shipped.verify()
+    assert sha256_of(shipped.SHIPPED_DIR / "checkpoint.pt") == facts["checkpoint_sha256"]
+    assert sha256_of(shipped.SHIPPED_DIR / "config.yaml") == facts["config_sha256"]
+
+
+def test_a_changed_checkpoint_is_refused(tmp_path):
+    folder = tmp_path / "synthetic-128"
+    folder.mkdir()
+    for name in ("checkpoint.pt", "config.yaml", "quality.json"):
+        shutil.copyfile(shipped.SHIPPED_DIR / name, folder / name)
+    data = bytearray((folder / "checkpoint.pt").read_bytes())
+    data[-100] ^= 0xFF
+    (folder / "checkpoint.pt").write_bytes(bytes(data))
+    with pytest.raises(ModelDirError, match="does not match the SHA-256"):
+        shipped.verify(folder)
+
+
+def test_exported_model_loads_and_names_its_checkpoint(shipped_dir):
+    tracker = Sam2Tracker.from_model_dir(shipped_dir, threads=2)
+    assert not tracker.manifest.random_weights
+    assert tracker.manifest.source["checkpoint_sha256"] == shipped.card()["checkpoint_sha256"]
+    assert tracker.manifest.settings.image_size == 128
+
+
+def test_quality_stays_at_the_model_card_figures(shipped_dir):
+    recorded = shipped.card()["regression"]
+    report = evaluate(
+        shipped_dir,
+        clips=recorded["clips"],
+        frames=recorded["frames"],
+        prompt=recorded["prompt"],
+        seed_start=recorded["seed_start"],
+        threads=2,
+    )
+    for condition in CONDITIONS:
+        for key in ("frame0_iou", "mean_iou", "J&F"):
+            got, want = report["engine"][condition][key], recorded["engine"][condition][key]
+            assert abs(got - want) <= QUALITY_TOLERANCE, f"{condition} {key}: {got} vs model card {want}"
+
+
+def test_engine_and_meta_predictor_agree_on_the_shipped_model(shipped_dir):
+    report = evaluate(shipped_dir, clips=1, frames=8, reference=True, threads=2)
+    assert report["agreement"]["max_logit_error"] <= LOGIT_TOL
+    for condition in CONDITIONS:
+        engine, reference = report["engine"][condition], report["reference"][condition]
+        assert abs(engine["mean_iou"] - reference["mean_iou"]) <= 0.005, condition
