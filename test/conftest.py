@@ -18,6 +18,9 @@ CONFIG = "sam2.1_hiera_t"
 SMALL = 256
 
 
+SYNTHETIC_CONFIG = str(Path(__file__).resolve().parents[1] / "sam2_ros" / "train" / "sam2_synthetic_128.yaml")
+
+
 @dataclass(frozen=True)
 class ExportedModel:
     """A checkpoint and the model directory exported from it."""
@@ -25,6 +28,7 @@ class ExportedModel:
     checkpoint: Path
     model_dir: Path
     image_size: int
+    config: str = CONFIG
 
 
 def _export(tmp_root: Path, name: str, image_size: int, **checkpoint_kwargs) -> ExportedModel:
@@ -53,6 +57,26 @@ def model_small(tmp_path_factory) -> ExportedModel:
 def model_small_occluded(tmp_path_factory) -> ExportedModel:
     """As ``model_small`` but the object-score head is shifted negative: objects read as occluded."""
     return _export(tmp_path_factory.mktemp("models"), "hiera_t_256_occluded", SMALL, seed=0, object_score_offset=-6.0)
+
+
+@pytest.fixture(scope="session")
+def model_qnn(tmp_path_factory) -> ExportedModel:
+    """The small 128 px synthetic-model architecture, seeded random weights (memory path enlarged),
+    exported with ``--target qnn``: static ONNX plus QNN context binaries compiled by onnxruntime-qnn."""
+    import torch
+
+    from sam2_ros.export.cli import main as export_main
+    from sam2_ros.reference import make_random_checkpoint
+
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("models")
+    ckpt = make_random_checkpoint(root / "synthetic128.pt", SYNTHETIC_CONFIG, seed=0)
+    out = root / "synthetic128_qnn"
+    code = export_main(
+        ["--checkpoint", str(ckpt), "--config", SYNTHETIC_CONFIG, "--target", "qnn", "--output", str(out), "-q"]
+    )
+    assert code == 0, "export --target qnn failed"
+    return ExportedModel(ckpt, out, 128, SYNTHETIC_CONFIG)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ def run_scenario(model, num_frames: int, script: dict, seed: int = 1, tmp_path=N
     """
     clip = generate_clip(seed, num_frames=max(num_frames, MIN_LOADED_FRAMES))
     engine = tracker or Sam2Tracker.from_model_dir(model.model_dir, threads=2)
-    predictor = build_official_predictor(model.checkpoint, image_size=model.image_size)
+    predictor = build_official_predictor(model.checkpoint, model.config, image_size=model.image_size)
     stream = OfficialStream(predictor, clip.frames, workdir=tmp_path)
     record = ParityRecord()
     try:
