@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "sam2-ros-export = sam2_ros.export.cli:main",
+            "sam2-ros-qnn-manifest = sam2_ros.export.bins:main",
             "sam2-ros-bench = sam2_ros.bench:main",
             "sam2-ros-demo = sam2_ros.demo:main",
             "sam2-ros-player = sam2_ros.player:main",

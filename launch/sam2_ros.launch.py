@@ -20,7 +20,12 @@ def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare("sam2_ros")
     arguments = [
         DeclareLaunchArgument("model_dir", description="model directory written by sam2-ros-export"),
-        DeclareLaunchArgument("backend", default_value="onnxruntime", description="inference backend"),
+        DeclareLaunchArgument(
+            "backend", default_value="onnxruntime", description="inference backend: onnxruntime, qnn or aidlite"
+        ),
+        DeclareLaunchArgument(
+            "aidlite_accelerator", default_value="dsp", description="with backend aidlite: dsp, cpu or gpu"
+        ),
         DeclareLaunchArgument(
             "image_topics", default_value="['image']", description="YAML list of camera image topics"
         ),
@@ -48,6 +53,7 @@ def generate_launch_description() -> LaunchDescription:
             {
                 "model_dir": ParameterValue(LaunchConfiguration("model_dir"), value_type=str),
                 "backend": ParameterValue(LaunchConfiguration("backend"), value_type=str),
+                "aidlite_accelerator": ParameterValue(LaunchConfiguration("aidlite_accelerator"), value_type=str),
                 "image_topics": ParameterValue(LaunchConfiguration("image_topics")),
             },
         ],

@@ -22,8 +22,8 @@ def _declared_arguments() -> set[str]:
 
 
 def test_launch_file_declares_the_documented_arguments():
-    assert _declared_arguments() == {"model_dir", "backend", "image_topics", "namespace", "params_file", "rviz",
-                                     "rviz_config"}  # fmt: skip
+    assert _declared_arguments() == {"model_dir", "backend", "aidlite_accelerator", "image_topics", "namespace",
+                                     "params_file", "rviz", "rviz_config"}  # fmt: skip
 
 
 def test_launch_file_runs_no_code_from_strings():

@@ -12,7 +12,6 @@ import sys
 import aidlite_double
 import numpy as np
 import pytest
-import yaml
 from test_parity import LOGIT_TOL, run_scenario
 
 from sam2_ros.engine import Sam2Tracker
@@ -199,33 +198,55 @@ def test_aidlite_double_enforces_the_contract(model_qnn, aidlite):
     assert aidlite.Model.create_instance(str(model_qnn.model_dir / "models" / "missing.bin")) is None
 
 
-def test_bin_only_directory_runs_on_aidlite(model_qnn, aidlite, tmp_path):
-    """A Model Farm-style directory (models/*.bin plus our manifest, no ONNX) loads with aidlite."""
+def test_manifest_for_existing_binaries_runs_on_aidlite(model_qnn, aidlite, tmp_path):
+    """A Model Farm-style folder of .bin files plus sam2-ros-qnn-manifest gives a .bin-only model directory."""
     import shutil
 
-    raw = yaml.safe_load((model_qnn.model_dir / "model.yaml").read_text())
+    from sam2_ros.export.bins import main as qnn_manifest_main
+
+    bins = tmp_path / "farm" / "models"
+    bins.mkdir(parents=True)
+    for binary in (model_qnn.model_dir / "models").glob("*.bin"):
+        shutil.copy(binary, bins)
     target = tmp_path / "bin_only"
-    (target / "models").mkdir(parents=True)
-    shutil.copy(model_qnn.model_dir / "host_tensors.npz", target)
-    for spec in raw["components"].values():
-        shutil.copy(model_qnn.model_dir / spec["qnn"]["context_binary"], target / "models")
-        for key in ("file", "format", "sha256"):
-            spec.pop(key)
-        spec["qnn"].pop("epcontext"), spec["qnn"].pop("epcontext_sha256")
-    (target / "model.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert qnn_manifest_main(["--like", str(model_qnn.model_dir), "--bins", str(bins), "--output", str(target)]) == 0
     manifest, _ = load_model_dir(target)
-    assert all(spec.file is None for spec in manifest.components.values())
+    assert all(spec.file is None and spec.qnn is not None for spec in manifest.components.values())
+    assert sorted(p.name for p in (target / "models").iterdir()) == sorted(p.name for p in bins.iterdir())
     with pytest.raises(Exception, match="no ONNX file"):
         Sam2Tracker.from_model_dir(target, backend="onnxruntime")
     # the double computes with the ONNX files the binaries were compiled from
     for spec in manifest.components.values():
-        original = model_qnn.model_dir / f"{spec.name}.onnx"
-        aidlite.sources[(target / spec.qnn.context_binary).resolve()] = original
+        aidlite.sources[(target / spec.qnn.context_binary).resolve()] = model_qnn.model_dir / f"{spec.name}.onnx"
     tracker = Sam2Tracker.from_model_dir(target, backend="aidlite")
     clip = generate_clip(1003, num_frames=2, height=96, width=128, num_objects=1)
     tracker.track(clip.frames[0])
     tracker.add_prompt(1, box=clip.box(1))
     assert tracker.track(clip.frames[1]).objects[1].low_res_logits.shape == (32, 32)
+
+
+def test_manifest_command_refuses_missing_and_foreign_binaries(model_qnn, tmp_path, capsys):
+    from sam2_ros.export.bins import main as qnn_manifest_main
+
+    bins = tmp_path / "bins"
+    bins.mkdir()
+    (bins / "image_encoder.bin").write_bytes(b"PK\x03\x04" + bytes(4096))  # a zip (PyTorch) file
+    args = ["--like", str(model_qnn.model_dir), "--bins", str(bins), "--output", str(tmp_path / "out")]
+    assert qnn_manifest_main(args) == 2
+    err = capsys.readouterr().err
+    assert "lacks binaries for" in err and "mask_decoder.points1" in err and "memory_attention" in err
+    for spec in load_model_dir(model_qnn.model_dir)[0].components.values():
+        if spec.name != "image_encoder":
+            shutil_copy(model_qnn.model_dir / spec.qnn.context_binary, bins)
+    assert qnn_manifest_main(args) == 2
+    assert "image_encoder.bin is a zip/PyTorch archive" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def shutil_copy(src, dst):
+    import shutil
+
+    shutil.copy(src, dst)
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,7 @@ class Sam2RosNode(LifecycleNode):
                 config.model_dir,
                 backend=config.backend,
                 threads=config.backend_threads,
+                backend_options=config.backend_options,
                 prompt_history=config.prompt_frame_cache,
             )
         except (ValueError, Sam2RosError) as exc:

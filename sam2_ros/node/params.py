@@ -15,7 +15,20 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 # name: (default, type, description, read_only, (min, max) or None)
 PARAMETERS: dict[str, tuple[Any, int, str, bool, tuple[float, float] | None]] = {
     "model_dir": ("", ParameterType.PARAMETER_STRING, "model directory written by sam2-ros-export", True, None),
-    "backend": ("onnxruntime", ParameterType.PARAMETER_STRING, "inference backend (onnxruntime)", True, None),
+    "backend": (
+        "onnxruntime",
+        ParameterType.PARAMETER_STRING,
+        "inference backend: onnxruntime, qnn (onnxruntime-qnn) or aidlite (APLUX AidLite on the device)",
+        True,
+        None,
+    ),
+    "aidlite_accelerator": (
+        "dsp",
+        ParameterType.PARAMETER_STRING,
+        "with backend aidlite: where the QNN context binaries run (dsp, cpu or gpu)",
+        True,
+        None,
+    ),
     "backend_threads": (0, ParameterType.PARAMETER_INTEGER, "backend threads; 0 = backend default", True, (0, 256)),
     "image_topics": (
         ["image"],
@@ -80,6 +93,7 @@ class NodeConfig:
     model_dir: Path
     backend: str
     backend_threads: int | None
+    backend_options: dict[str, Any]
     image_topics: tuple[str, ...]
     image_transport: str
     input_reliability: str
@@ -106,10 +120,18 @@ def read_config(get: Any) -> NodeConfig:
     if reliability not in ("best_effort", "reliable"):
         raise ValueError(f"input_reliability must be best_effort or reliable, got {reliability!r}")
     threads = int(get("backend_threads"))
+    backend = str(get("backend"))
+    options: dict[str, Any] = {}
+    if backend == "aidlite":
+        accelerator = str(get("aidlite_accelerator")).lower()
+        if accelerator not in ("dsp", "cpu", "gpu"):
+            raise ValueError(f"aidlite_accelerator must be dsp, cpu or gpu, got {accelerator!r}")
+        options["accelerator"] = accelerator
     return NodeConfig(
         model_dir=path.resolve(),
-        backend=str(get("backend")),
+        backend=backend,
         backend_threads=threads or None,
+        backend_options=options,
         image_topics=topics,
         image_transport=transport,
         input_reliability=reliability,
