@@ -370,6 +370,22 @@ def test_bad_model_directory_leaves_the_node_unconfigured(client, tmp_path):
         proc.stop()
 
 
+def test_aidlite_backend_without_the_sdk_fails_configure_with_install_steps(client, model_small, tmp_path):
+    """On a machine without APLUX's aidlite module, backend aidlite stops at configure, saying how to install it."""
+    from lifecycle_msgs.msg import State
+    from lifecycle_msgs.srv import GetState
+
+    proc = NodeProcess(tmp_path, model_small.model_dir, {"backend": "aidlite", "aidlite_accelerator": "dsp"})
+    try:
+        response = client.call(GetState, proc.topic("sam2_ros/get_state"), GetState.Request())
+        assert response.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+        assert proc.alive()
+        log = proc.log()
+        assert "configure failed" in log and "AidLite SDK" in log and "install" in log
+    finally:
+        proc.stop()
+
+
 def test_fast_camera_against_slow_inference(client, model_small, tmp_path, clip):
     """30 Hz for 20 s into a node that needs ~0.1-0.3 s a frame: latency stays bounded."""
     from diagnostic_msgs.msg import DiagnosticArray
