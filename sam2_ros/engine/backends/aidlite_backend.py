@@ -29,9 +29,10 @@ from sam2_ros.engine.manifest import ComponentSpec
 ACCELERATORS = {"dsp": "TYPE_DSP", "cpu": "TYPE_CPU", "gpu": "TYPE_GPU"}
 QUANTISED_PRECISIONS = ("int8", "w8a8", "w8a16", "int16")
 INSTALL_HINT = (
-    "the aidlite backend needs APLUX's AidLite SDK, which exists only on the device: install it from "
-    "APLUX's repository there (e.g. `sudo aid-pkg update && sudo aid-pkg -i aidlite-sdk`, then "
-    "`pip install` its Python wheel; see docs/QUALCOMM.md). Elsewhere use backend onnxruntime or qnn"
+    "the aidlite backend needs APLUX's AidLite SDK (Python module `aidlite`), which is not on PyPI: install "
+    "it on the device from APLUX's package repository with its `aid-pkg` tool, as APLUX's documentation "
+    "describes, and check `python3 -c 'import aidlite'` (see docs/QUALCOMM.md). Elsewhere use backend "
+    "onnxruntime or qnn"
 )
 
 
