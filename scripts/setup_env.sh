@@ -40,6 +40,11 @@ SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-deps --no-build-isolation "$SAM2_SPEC
 # sam2_ros itself, editable (a path entry, so the generated sam2_ros.msg joins it), with its
 # console scripts (sam2-ros-export, sam2_ros_node).
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT" --config-settings editable_mode=compat
+# Newer setuptools ignore editable_mode=compat for setup.py projects and install an import hook
+# instead, which loses to the namespace portion rosidl installs below. A plain path entry does
+# not (a regular package anywhere on sys.path wins over namespace portions).
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$ROOT" > "$SITE/sam2_ros_repo.pth"
 
 # The package's messages, built by rosidl with plain CMake into the venv prefix (no ROS install
 # needed: the ament/rosidl wheels above provide the build tools).

@@ -265,3 +265,32 @@ def test_parity_scenarios_pass_through_the_aidlite_double(model_qnn, aidlite, sc
     engine = Sam2Tracker.from_model_dir(model_qnn.model_dir, backend="aidlite")
     record = run_scenario(model_qnn, 10, script, seed=4, tracker=engine)
     assert record.steps >= 10 and record.max_logit_error <= LOGIT_TOL
+
+
+def test_quantised_export_runs_on_the_htp_simulator(model_qnn, aidlite, tmp_path, monkeypatch):
+    """--precision w8a16: QDQ graphs calibrated on synthetic clips, compiled to integer HTP graphs."""
+    from sam2_ros.export.cli import main as export_main
+
+    out = tmp_path / "w8a16"
+    args = ["--checkpoint", str(model_qnn.checkpoint), "--config", model_qnn.config, "--target", "qnn"]
+    assert export_main([*args, "--precision", "w8a16", "--decoder-points", "1,2", "--output", str(out), "-q"]) == 0
+    manifest, _ = load_model_dir(out)
+    assert {spec.qnn.precision for spec in manifest.components.values()} == {"w8a16"}
+    assert not list((out / "models").glob("*.qdq.onnx"))  # intermediate QDQ models are not left behind
+    spec = manifest.components["memory_encoder"]
+    feeds = component_inputs(model_qnn.model_dir, ("memory_encoder",))["memory_encoder"]
+    want = create_backend("onnxruntime", threads=2).load(out, spec).run(feeds)
+    got = create_backend("qnn").load(out, spec).run(feeds)
+    for name, value in want.items():
+        assert got[name].shape == value.shape
+        # 16-bit activations: close to fp32, but not fp16-close (the quality cost is in docs/PERFORMANCE.md)
+        assert float(np.abs(got[name] - value).max()) <= 0.25 * max(1.0, float(np.abs(value).max()))
+    built = []
+    original = aidlite.InterpreterBuilder.build_interpretper_from_model_and_config
+    monkeypatch.setattr(
+        aidlite.InterpreterBuilder,
+        "build_interpretper_from_model_and_config",
+        staticmethod(lambda m, c: built.append(c) or original(m, c)),
+    )
+    create_backend("aidlite").load(out, spec)
+    assert built[0].is_quantify_model == 1

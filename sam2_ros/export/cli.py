@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--htp-arch", type=int, default=None, help="with --target qnn: HTP architecture (overrides --soc)"
     )
+    parser.add_argument(
+        "--precision",
+        choices=("fp16", "w8a8", "w8a16"),
+        default="fp16",
+        help="with --target qnn: fp16 (default), or quantised weights/activations calibrated on synthetic clips",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads during export")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
     return parser
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             qnn_provider()  # fail before the slow export if onnxruntime-qnn is missing
 
             def finish(staging, manifest):
-                return compile_model_dir(staging, manifest, args.soc, args.soc_model, args.htp_arch)
+                return compile_model_dir(staging, manifest, args.soc, args.soc_model, args.htp_arch, args.precision)
 
         manifest = write_model_dir(
             built, args.output, force=args.force, static_bank=static_bank, decoder_points=points, finish=finish

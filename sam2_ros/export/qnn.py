@@ -54,12 +54,12 @@ def compile_component(
     onnx_path: Path, output_dir: Path, name: str, soc_model: int, htp_arch: int, precision: str = "fp16"
 ) -> tuple[Path, Path]:
     """Compile one ONNX file; return (context binary, EPContext wrapper) inside ``output_dir``."""
-    if precision != "fp16":
-        raise ExportError(f"precision {precision!r} is not supported: only fp16 (see docs/QUALCOMM.md)")
-    if htp_arch < FP16_MIN_HTP_ARCH:
+    if precision not in ("fp16", "w8a8", "w8a16"):
+        raise ExportError(f"precision {precision!r} is not supported: fp16, w8a8 or w8a16 (see docs/QUALCOMM.md)")
+    if precision == "fp16" and htp_arch < FP16_MIN_HTP_ARCH:
         raise ExportError(
             f"HTP v{htp_arch} has no fp16 support (v{FP16_MIN_HTP_ARCH}+ has); such chips (e.g. QCS6490, v68) "
-            "need a quantised model: see docs/QUALCOMM.md"
+            "need a quantised model: --precision w8a8 (see docs/QUALCOMM.md)"
         )
     ort, qnn, devices = qnn_provider()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -68,15 +68,10 @@ def compile_component(
         stale.unlink(missing_ok=True)
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.add_provider_for_devices(
-        devices,
-        {
-            "backend_path": qnn.get_qnn_htp_path(),
-            "enable_htp_fp16_precision": "1",
-            "soc_model": str(soc_model),
-            "htp_arch": str(htp_arch),
-        },
-    )
+    provider = {"backend_path": qnn.get_qnn_htp_path(), "soc_model": str(soc_model), "htp_arch": str(htp_arch)}
+    if precision == "fp16":
+        provider["enable_htp_fp16_precision"] = "1"  # a QDQ model compiles to integer HTP ops instead
+    options.add_provider_for_devices(devices, provider)
     options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")  # all of it on the HTP, or fail
     options.add_session_config_entry("ep.context_enable", "1")
     options.add_session_config_entry("ep.context_embed_mode", "0")
@@ -111,27 +106,50 @@ def _point_wrapper_at(wrapper: Path, binary_name: str) -> None:
 
 
 def compile_model_dir(
-    model_dir: Path, manifest: Manifest, soc: str = "qcs8550", soc_model: int | None = None, htp_arch: int | None = None
+    model_dir: Path,
+    manifest: Manifest,
+    soc: str = "qcs8550",
+    soc_model: int | None = None,
+    htp_arch: int | None = None,
+    precision: str = "fp16",
 ) -> Manifest:
-    """Compile every component of a static-shape model directory; return the manifest with ``qnn`` entries."""
+    """Compile every component of a static-shape model directory; return the manifest with ``qnn`` entries.
+
+    ``precision`` fp16 compiles the fp32 graphs in fp16; w8a8 / w8a16 first quantise them (QDQ,
+    calibrated on synthetic clips, :mod:`sam2_ros.export.quantize`).
+    """
     if soc.lower() not in SOCS:
         raise ExportError(f"unknown --soc {soc!r}: use one of {', '.join(sorted(SOCS))}, or --soc-model/--htp-arch")
     default_model, default_arch = SOCS[soc.lower()]
     soc_model = default_model if soc_model is None else soc_model
     htp_arch = default_arch if htp_arch is None else htp_arch
-    components = {}
     for name, spec in manifest.components.items():
         dynamic = [t.name for t in (*spec.inputs, *spec.outputs) if not all(isinstance(d, int) for d in t.shape)]
         if dynamic or spec.file is None:
             raise ExportError(f"{name} has dynamic shapes ({', '.join(dynamic)}): QNN needs --static-shapes")
-        LOG.info("compiling %s for the HTP (soc_model %d, v%d, fp16)", name, soc_model, htp_arch)
-        binary, wrapper = compile_component(model_dir / spec.file, model_dir / BINARY_DIR, name, soc_model, htp_arch)
+    samples = None
+    if precision != "fp16":
+        from sam2_ros.export.quantize import calibration_samples, quantize_component
+
+        LOG.info("recording calibration inputs (fp32 model on synthetic clips)")
+        samples = calibration_samples(model_dir, manifest)
+        (model_dir / BINARY_DIR).mkdir(parents=True, exist_ok=True)
+    components = {}
+    for name, spec in manifest.components.items():
+        source = model_dir / spec.file
+        if samples is not None:
+            LOG.info("quantising %s (%s, %d calibration samples)", name, precision, len(samples[name]))
+            source = quantize_component(source, model_dir / BINARY_DIR / f"{name}.qdq.onnx", samples[name], precision)
+        LOG.info("compiling %s for the HTP (soc_model %d, v%d, %s)", name, soc_model, htp_arch, precision)
+        binary, wrapper = compile_component(source, model_dir / BINARY_DIR, name, soc_model, htp_arch, precision)
+        if samples is not None:
+            source.unlink()
         qnn = QnnBinary(
             context_binary=f"{BINARY_DIR}/{binary.name}",
             context_binary_sha256=sha256_of(binary),
             epcontext=f"{BINARY_DIR}/{wrapper.name}",
             epcontext_sha256=sha256_of(wrapper),
-            precision="fp16",
+            precision=precision,
             soc_model=soc_model,
             htp_arch=htp_arch,
         )
