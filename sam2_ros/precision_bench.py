@@ -8,8 +8,8 @@ Variants, all on the same held-out clips (``sam2_ros.evaluate``), side by side i
 - ``fp32-static``: the static-shape (QNN-ready) ONNX graphs on the CPU;
 - ``bf16-weights``: every weight rounded to bfloat16, then exported (weight storage precision);
 - ``int8-dynamic``: ONNX Runtime dynamic quantisation (int8 MatMul weights and activations);
-- ``fp16-htp``: the QNN context binaries in Qualcomm's HTP simulator (fp16 on the HTP), on
-  fewer clips: the simulator takes seconds per frame.
+- ``fp16-htp``, ``w8a16-htp``, ``w8a8-htp``: the QNN context binaries (``--target qnn
+  --precision ...``) in Qualcomm's HTP simulator, on fewer clips: it takes seconds per frame.
 
 Needs the export environment (torch, sam2) and, for ``fp16-htp``, onnxruntime-qnn.
 """
@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("fp32", fp32, None, args.clips), ("fp32-static", static, None, args.clips),
                     ("bf16-weights", bf16, None, args.clips), ("int8-dynamic", int8, None, args.clips)]  # fmt: skip
         if not args.no_simulator:
-            qnn = _export(checkpoint, config, work / "qnn", "--target", "qnn")
-            variants += [("fp32 (same clips as fp16-htp)", fp32, None, args.simulator_clips),
-                         ("fp16-htp", qnn, "qnn", args.simulator_clips)]  # fmt: skip
+            variants.append(("fp32 (same clips as the HTP)", fp32, None, args.simulator_clips))
+            for precision in ("fp16", "w8a16", "w8a8"):
+                qnn = _export(checkpoint, config, work / precision, "--target", "qnn", "--precision", precision)
+                variants.append((f"{precision}-htp", qnn, "qnn", args.simulator_clips))
         for name, model_dir, backend, clips in variants:
             start = time.perf_counter()
             report = evaluate(model_dir, clips=clips, frames=16, prompt="click", threads=args.threads, backend=backend)
