@@ -105,9 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     model.train()
     start = time.perf_counter()
     log_path = args.output / "train_log.jsonl"
-    if not args.resume:
-        log_path.write_text(json.dumps({"event": "start", "args": vars(args) | {"output": str(args.output)},
-                                        "machine": platform.machine(), "threads": args.threads}) + "\n")  # fmt: skip
+    event = {
+        "event": "resume" if args.resume else "start",
+        "step": step,
+        "args": vars(args) | {"output": str(args.output)},
+        "machine": platform.machine(),
+        "threads": args.threads,
+    }
+    if args.resume:
+        with open(log_path, "a") as log:
+            log.write(json.dumps(event) + "\n")
+    else:
+        log_path.write_text(json.dumps(event) + "\n")
     with open(log_path, "a") as log:
         while step < total:
             elapsed = elapsed_before + time.perf_counter() - start

@@ -26,24 +26,28 @@ from sam2_ros.train.model import MODEL_CONFIG
 REGRESSION = {"clips": 3, "frames": 16, "prompt": "click", "seed_start": 1000}
 
 
+def _command(args: dict) -> str:
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items() if k != "resume" and v is not None)
+    return "python -m sam2_ros.train " + flags + (" --resume" if args.get("resume") else "")
+
+
 def training_facts(run: Path) -> dict:
-    """Steps, wall time and arguments from the run's train_log.jsonl."""
+    """Steps, wall time and the commands (start and resumes) from the run's train_log.jsonl."""
     lines = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
-    start = next(line for line in lines if line.get("event") == "start")
-    steps = [line for line in lines if "step" in line]
+    events = [line for line in lines if line.get("event") in ("start", "resume")]
+    steps = [line for line in lines if "step" in line and "event" not in line]
     last = steps[-1]
     return {
-        "command": "python -m sam2_ros.train "
-        + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in start["args"].items() if k not in ("resume",) and v is not None
-        ),
-        "seed": start["args"]["seed"],
+        "commands": [
+            _command(e["args"]) + (f"  # at step {e['step']}" if e["event"] == "resume" else "") for e in events
+        ],
+        "seed": events[0]["args"]["seed"],
         "steps": last["step"],
         "image_steps": sum(1 for s in steps if s["phase"] == "image"),
         "video_steps": sum(1 for s in steps if s["phase"] == "video"),
         "wall_time_min": round(last["elapsed_s"] / 60, 1),
         "final_loss": last["core_loss"],
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {start.get('threads')}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {events[0].get('threads')}",
     }
 
 
@@ -89,7 +93,7 @@ Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
 - `onnx/`: the model directory, exported from the checkpoint on first use (`python -m sam2_ros.shipped`).
 
 ## Training
-- Command: `{t["command"]}`
+- Commands: {"; then ".join(f"`{c}`" for c in t["commands"])}
 - Seed {t["seed"]}; {t["steps"]} steps ({t["image_steps"]} image-only, then {t["video_steps"]} on 8-frame clips);
   {t["wall_time_min"]} min wall time on {t["machine"]} ({facts["trained_on"]}).
 - Meta's `training` package: `SAM2Train` (simulated clicks, boxes and correction clicks) and
