@@ -70,6 +70,7 @@ def test_qnn_export_lists_context_binaries(model_qnn):
             assert all(isinstance(d, int) for d in tensor.shape) and tensor.dtype == "float32", (name, tensor)
 
 
+@pytest.mark.simulator
 def test_qnn_components_match_cpu_within_fp16_tolerance(model_qnn):
     manifest, _ = load_model_dir(model_qnn.model_dir)
     cpu, htp = create_backend("onnxruntime", threads=2), create_backend("qnn")
@@ -85,6 +86,7 @@ def test_qnn_components_match_cpu_within_fp16_tolerance(model_qnn):
         assert max(errors) > 0.0, f"{name}: the simulator should show fp16 rounding, not fp32 results"
 
 
+@pytest.mark.simulator
 def test_engine_tracks_on_the_htp_simulator(model_qnn):
     clip = generate_clip(1001, num_frames=3, height=120, width=160, num_objects=2)
     runs = {}
@@ -267,6 +269,7 @@ def test_parity_scenarios_pass_through_the_aidlite_double(model_qnn, aidlite, sc
     assert record.steps >= 10 and record.max_logit_error <= LOGIT_TOL
 
 
+@pytest.mark.simulator
 def test_quantised_export_runs_on_the_htp_simulator(model_qnn, aidlite, tmp_path, monkeypatch):
     """--precision w8a16: QDQ graphs calibrated on synthetic clips, compiled to integer HTP graphs."""
     from sam2_ros.export.cli import main as export_main
