@@ -96,6 +96,23 @@ class Recorder:
         self.node.destroy_node()
 
 
+def wait_for_last_outputs(recorder: Recorder, quiet_s: float = 3.0, limit_s: float = 30.0) -> None:
+    """Wait until the node has answered the last input frame, or nothing new came for ``quiet_s``."""
+    deadline = time.monotonic() + limit_s
+    last_count, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        with recorder.lock:
+            count = len(recorder.objects)
+            last_input = recorder.input_stamps[-1] if recorder.input_stamps else None
+            answered = any(_stamp_ns(msg.header.stamp) == last_input for _, msg in recorder.objects[-3:])
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        if (answered and recorder.diagnostics) or time.monotonic() - last_change > quiet_s:
+            break
+        time.sleep(0.1)
+    time.sleep(1.5)  # a diagnostics message (published every second) with the final counts
+
+
 def _stamp_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
@@ -224,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     player_cmd = [
         *(sys.executable, "-m", "sam2_ros.player", "--rate", str(args.rate), "--max-frames", str(args.max_frames)),
         *("--topic", f"{namespace}/image", "--prompt-topic", f"{namespace}/prompt", "--wait-subscribers", "60"),
+        *("--min-subscribers", "2"),  # the node and this recorder: the recorder must see frame 0
     ]
     if args.video:
         player_cmd += ["--video", str(args.video)]
@@ -247,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.25)
         err = player.stderr.read() if player.stderr else ""
         published = int(err.split("published ")[1].split()[0]) if "published " in err else 0
-        time.sleep(3.0)  # the last frame's outputs and a diagnostics message
+        wait_for_last_outputs(recorder)
         print(file=sys.stderr)
     finally:
         stop_process(node)

@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame index")
     parser.add_argument("--frame-id", default="camera")
     parser.add_argument("--loop", action="store_true", help="play forever")
-    parser.add_argument("--wait-subscribers", type=float, default=10.0, help="seconds to wait for a subscriber")
+    parser.add_argument("--wait-subscribers", type=float, default=10.0, help="seconds to wait for subscribers")
+    parser.add_argument("--min-subscribers", type=int, default=1, help="image subscribers to wait for")
     return parser
 
 
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     prompt_pub = node.create_publisher(Prompt, args.prompt_topic, 50)
     deadline = time.monotonic() + args.wait_subscribers
     while time.monotonic() < deadline and (
-        image_pub.get_subscription_count() == 0 or (prompts and prompt_pub.get_subscription_count() == 0)
+        image_pub.get_subscription_count() < args.min_subscribers
+        or (prompts and prompt_pub.get_subscription_count() == 0)
     ):
         time.sleep(0.05)
     time.sleep(0.5)  # let the matched readers finish discovery too
