@@ -148,7 +148,8 @@ def test_aidlite_backend_follows_the_call_sequence(model_qnn, aidlite):
     assert aidlite.calls[-1][0] == "destory"
 
 
-def test_aidlite_config_comes_from_manifest_and_options(model_qnn, aidlite, monkeypatch):
+def record_aidlite_configs(aidlite, monkeypatch) -> list:
+    """The list that the double's interpreter builder appends each Config it is given to."""
     built = []
     original = aidlite.InterpreterBuilder.build_interpretper_from_model_and_config
     monkeypatch.setattr(
@@ -156,6 +157,11 @@ def test_aidlite_config_comes_from_manifest_and_options(model_qnn, aidlite, monk
         "build_interpretper_from_model_and_config",
         staticmethod(lambda m, c: built.append(c) or original(m, c)),
     )
+    return built
+
+
+def test_aidlite_config_comes_from_manifest_and_options(model_qnn, aidlite, monkeypatch):
+    built = record_aidlite_configs(aidlite, monkeypatch)
     manifest, _ = load_model_dir(model_qnn.model_dir)
     create_backend("aidlite", options={"accelerator": "gpu"}).load(
         model_qnn.model_dir, manifest.components["memory_encoder"]
@@ -288,12 +294,6 @@ def test_quantised_export_runs_on_the_htp_simulator(model_qnn, aidlite, tmp_path
         assert got[name].shape == value.shape
         # 16-bit activations: close to fp32, but not fp16-close (the quality cost is in docs/PERFORMANCE.md)
         assert float(np.abs(got[name] - value).max()) <= 0.25 * max(1.0, float(np.abs(value).max()))
-    built = []
-    original = aidlite.InterpreterBuilder.build_interpretper_from_model_and_config
-    monkeypatch.setattr(
-        aidlite.InterpreterBuilder,
-        "build_interpretper_from_model_and_config",
-        staticmethod(lambda m, c: built.append(c) or original(m, c)),
-    )
+    built = record_aidlite_configs(aidlite, monkeypatch)
     create_backend("aidlite").load(out, spec)
     assert built[0].is_quantify_model == 1
