@@ -135,3 +135,40 @@ def test_config_cannot_name_arbitrary_classes(tmp_path, capsys):
 def test_module_entry_point(args):
     done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--checkpoint" in done.stdout and "--random-init" in done.stdout
+
+
+def _prompt_encoder():
+    from sam2.modeling.sam.prompt_encoder import PromptEncoder
+
+    torch.manual_seed(0)
+    encoder = PromptEncoder(embed_dim=64, image_embedding_size=(8, 8), input_image_size=(128, 128), mask_in_chans=16)
+    for p in encoder.parameters():
+        torch.nn.init.normal_(p)
+    return encoder
+
+
+@pytest.mark.parametrize("labels", [[1, 0, 2, 3], [1, 1, 1, 1], [-1, 0, 3, 2]])
+def test_point_embedding_is_sam2s_exactly(labels):
+    """The exported decoder embeds points bit-identically to SAM 2's PromptEncoder._embed_points."""
+    from sam2_ros.export.components import embed_points
+
+    encoder = _prompt_encoder()
+    points = torch.rand(1, len(labels), 2) * 128
+    want = encoder._embed_points(points, torch.tensor([labels], dtype=torch.int32), pad=True)
+    assert torch.equal(embed_points(encoder, points, torch.tensor([labels], dtype=torch.float32)), want)
+
+
+def test_point_embedding_survives_quantised_labels():
+    """Labels that a QDQ graph dequantises to 0.99998 or -0.99997 still mean click and padding."""
+    from sam2_ros.export.components import embed_points
+
+    encoder = _prompt_encoder()
+    points = torch.rand(1, 4, 2) * 128
+    exact = torch.tensor([[1.0, 0.0, 2.0, 3.0]])
+    want = embed_points(encoder, points, exact)
+    for error in (3e-5, -3e-5, 1e-2, -1e-2):
+        got = embed_points(encoder, points, exact + error)
+        assert float((got - want).abs().max()) <= 4 * abs(error) * float(want.abs().max())
+    # SAM 2's own int cast turns a slightly-low 1 into 0 (a negative click): the failure this avoids
+    truncated = encoder._embed_points(points, (exact - 3e-5).to(torch.int32), pad=True)
+    assert not torch.allclose(truncated, want)

@@ -33,12 +33,39 @@ class ImageEncoderComponent(nn.Module):
         return fpn[0], fpn[1], fpn[2], pos[-1]
 
 
+def _near(labels: torch.Tensor, value: float) -> torch.Tensor:
+    """1 where ``labels`` is ``value``, 0 where it is another label (labels are 1 apart), as [..., 1]."""
+    return (1.0 - 2.0 * (labels - value).abs()).clamp(0.0, 1.0).unsqueeze(-1)
+
+
+def embed_points(prompt_encoder: nn.Module, points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """SAM 2's ``PromptEncoder._embed_points(pad=True)``, with soft label tests instead of ``==``.
+
+    For exact labels the result is bit-identical to SAM 2's (each embedding is multiplied by
+    exactly 1 or 0). Quantised graphs (QDQ) carry labels as 16- or 8-bit codes that dequantise
+    to -0.99998 rather than -1; SAM 2's int cast would truncate those to 0 and turn clicks and
+    padding into negative clicks, which is what broke w8a16 decoders before this function.
+    """
+    points = points + 0.5  # pixel centres
+    labels = labels.to(points.dtype)
+    points = torch.cat([points, torch.zeros_like(points[:, :1])], dim=1)
+    labels = torch.cat([labels, -torch.ones_like(labels[:, :1])], dim=1)
+    embedding = prompt_encoder.pe_layer.forward_with_coords(points, prompt_encoder.input_image_size)
+    not_a_point = _near(labels, -1.0)
+    embedding = embedding * (1.0 - not_a_point) + not_a_point * prompt_encoder.not_a_point_embed.weight
+    for label, table in enumerate(prompt_encoder.point_embeddings):
+        embedding = embedding + _near(labels, float(label)) * table.weight
+    return embedding
+
+
 class MaskDecoderComponent(nn.Module):
     """Prompt encoder + mask decoder + object-pointer head, all four output tokens.
 
     Points are in model-input pixels (0..S); label -1 pads. ``has_mask_input`` (0 or 1)
     selects between ``mask_input`` (low-res logits) and the learned no-mask embedding.
     Labels may come as int32 or float32 (runtimes such as AidLite take one input dtype).
+    Points are embedded by :func:`embed_points`, which matches SAM 2 exactly and survives
+    quantised labels.
     """
 
     def __init__(self, sam: nn.Module) -> None:
@@ -57,8 +84,7 @@ class MaskDecoderComponent(nn.Module):
     ):
         prompt_encoder = self.sam.sam_prompt_encoder
         decoder = self.sam.sam_mask_decoder
-        point_labels = point_labels.to(torch.int32)
-        sparse = prompt_encoder._embed_points(point_coords, point_labels, pad=True)
+        sparse = embed_points(prompt_encoder, point_coords, point_labels)
         b, _, h, w = image_embeddings.shape
         no_mask = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(b, -1, h, w)
         with_mask = prompt_encoder.mask_downscaling(mask_input)
