@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from sam2_ros.engine.errors import ExportError
 from sam2_ros.export.cli import main as export_main
 
 
@@ -172,3 +173,16 @@ def test_point_embedding_survives_quantised_labels():
     # SAM 2's own int cast turns a slightly-low 1 into 0 (a negative click): the failure this avoids
     truncated = encoder._embed_points(points, (exact - 3e-5).to(torch.int32), pad=True)
     assert not torch.allclose(truncated, want)
+
+
+@pytest.mark.parametrize("item", ["decoder=w8a16", "memory_attention=int4", "memory_attention"])
+def test_bad_component_precision_is_refused_before_export(item):
+    """--component-precision names a real component and a real precision, or the export stops at once."""
+    from sam2_ros.export.cli import parse_component_precision
+
+    assert parse_component_precision(["memory_attention=w8a16", "mask_decoder=fp16"]) == {
+        "memory_attention": "w8a16",
+        "mask_decoder": "fp16",
+    }
+    with pytest.raises(ExportError, match="--component-precision wants COMPONENT"):
+        parse_component_precision([item])

@@ -277,14 +277,16 @@ def test_parity_scenarios_pass_through_the_aidlite_double(model_qnn, aidlite, sc
 
 @pytest.mark.simulator
 def test_quantised_export_runs_on_the_htp_simulator(model_qnn, aidlite, tmp_path, monkeypatch):
-    """--precision w8a16: QDQ graphs calibrated on synthetic clips, compiled to integer HTP graphs."""
+    """--precision w8a16 (image encoder w8a8): QDQ graphs calibrated on synthetic clips, integer HTP graphs."""
     from sam2_ros.export.cli import main as export_main
 
     out = tmp_path / "w8a16"
     args = ["--checkpoint", str(model_qnn.checkpoint), "--config", model_qnn.config, "--target", "qnn"]
-    assert export_main([*args, "--precision", "w8a16", "--decoder-points", "1,2", "--output", str(out), "-q"]) == 0
+    args += ["--precision", "w8a16", "--component-precision", "image_encoder=w8a8", "--decoder-points", "1,2"]
+    assert export_main([*args, "--output", str(out), "-q"]) == 0
     manifest, _ = load_model_dir(out)
-    assert {spec.qnn.precision for spec in manifest.components.values()} == {"w8a16"}
+    precisions = {name: spec.qnn.precision for name, spec in manifest.components.items()}
+    assert precisions.pop("image_encoder") == "w8a8" and set(precisions.values()) == {"w8a16"}
     assert not list((out / "models").glob("*.qdq.onnx"))  # intermediate QDQ models are not left behind
     spec = manifest.components["memory_encoder"]
     feeds = component_inputs(model_qnn.model_dir, ("memory_encoder",))["memory_encoder"]

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="fp16",
         help="with --target qnn: fp16 (default), or quantised weights/activations calibrated on synthetic clips",
     )
+    parser.add_argument(
+        "--component-precision",
+        action="append",
+        default=[],
+        metavar="COMPONENT=PRECISION",
+        help="with --target qnn: another precision for one component (repeatable), e.g. memory_attention=w8a16",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads during export")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
     return parser
@@ -93,6 +100,23 @@ def parse_points(text: str) -> tuple[int, ...]:
     if not points or points[0] < 1 or points[-1] > 64 or 1 not in points:
         raise ExportError(f"--decoder-points must include 1 (tracking) and stay within 1..64, got {text!r}")
     return points
+
+
+COMPONENTS = ("image_encoder", "memory_attention", "memory_encoder", "mask_decoder")
+
+
+def parse_component_precision(items: list[str]) -> dict[str, str]:
+    """``["memory_attention=w8a16"]`` -> ``{"memory_attention": "w8a16"}``, checked."""
+    result = {}
+    for item in items:
+        name, _, precision = item.partition("=")
+        if name.strip() not in COMPONENTS or precision not in ("fp16", "w8a8", "w8a16"):
+            raise ExportError(
+                f"--component-precision wants COMPONENT=fp16|w8a8|w8a16 with COMPONENT one of "
+                f"{', '.join(COMPONENTS)}, got {item!r}"
+            )
+        result[name.strip()] = precision
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             from sam2_ros.export.qnn import compile_model_dir, qnn_provider
 
             qnn_provider()  # fail before the slow export if onnxruntime-qnn is missing
+            overrides = parse_component_precision(args.component_precision)
 
             def finish(staging, manifest):
-                return compile_model_dir(staging, manifest, args.soc, args.soc_model, args.htp_arch, args.precision)
+                return compile_model_dir(
+                    staging, manifest, args.soc, args.soc_model, args.htp_arch, args.precision, overrides
+                )
 
         manifest = write_model_dir(
             built, args.output, force=args.force, static_bank=static_bank, decoder_points=points, finish=finish

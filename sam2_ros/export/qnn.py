@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -112,11 +113,14 @@ def compile_model_dir(
     soc_model: int | None = None,
     htp_arch: int | None = None,
     precision: str = "fp16",
+    component_precision: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Compile every component of a static-shape model directory; return the manifest with ``qnn`` entries.
 
     ``precision`` fp16 compiles the fp32 graphs in fp16; w8a8 / w8a16 first quantise them (QDQ,
-    calibrated on synthetic clips, :mod:`sam2_ros.export.quantize`).
+    calibrated on synthetic clips, :mod:`sam2_ros.export.quantize`). ``component_precision``
+    overrides it per component (``{"memory_attention": "w8a16"}``; ``mask_decoder`` covers
+    every decoder variant).
     """
     if soc.lower() not in SOCS:
         raise ExportError(f"unknown --soc {soc!r}: use one of {', '.join(sorted(SOCS))}, or --soc-model/--htp-arch")
@@ -127,8 +131,14 @@ def compile_model_dir(
         dynamic = [t.name for t in (*spec.inputs, *spec.outputs) if not all(isinstance(d, int) for d in t.shape)]
         if dynamic or spec.file is None:
             raise ExportError(f"{name} has dynamic shapes ({', '.join(dynamic)}): QNN needs --static-shapes")
+    overrides = dict(component_precision or {})
+    unknown = sorted(set(overrides) - {name.split(".")[0] for name in manifest.components})
+    if unknown:
+        known = sorted({name.split(".")[0] for name in manifest.components})
+        raise ExportError(f"no component named {', '.join(unknown)}: use {', '.join(known)}")
+    precisions = {name: overrides.get(name.split(".")[0], precision) for name in manifest.components}
     samples = None
-    if precision != "fp16":
+    if set(precisions.values()) != {"fp16"}:
         from sam2_ros.export.quantize import calibration_samples, quantize_component
 
         LOG.info("recording calibration inputs (fp32 model on synthetic clips)")
@@ -136,20 +146,21 @@ def compile_model_dir(
         (model_dir / BINARY_DIR).mkdir(parents=True, exist_ok=True)
     components = {}
     for name, spec in manifest.components.items():
-        source = model_dir / spec.file
-        if samples is not None:
-            LOG.info("quantising %s (%s, %d calibration samples)", name, precision, len(samples[name]))
-            source = quantize_component(source, model_dir / BINARY_DIR / f"{name}.qdq.onnx", samples[name], precision)
-        LOG.info("compiling %s for the HTP (soc_model %d, v%d, %s)", name, soc_model, htp_arch, precision)
-        binary, wrapper = compile_component(source, model_dir / BINARY_DIR, name, soc_model, htp_arch, precision)
-        if samples is not None:
+        source, chosen = model_dir / spec.file, precisions[name]
+        quantised = chosen != "fp16"
+        if quantised:
+            LOG.info("quantising %s (%s, %d calibration samples)", name, chosen, len(samples[name]))
+            source = quantize_component(source, model_dir / BINARY_DIR / f"{name}.qdq.onnx", samples[name], chosen)
+        LOG.info("compiling %s for the HTP (soc_model %d, v%d, %s)", name, soc_model, htp_arch, chosen)
+        binary, wrapper = compile_component(source, model_dir / BINARY_DIR, name, soc_model, htp_arch, chosen)
+        if quantised:
             source.unlink()
         qnn = QnnBinary(
             context_binary=f"{BINARY_DIR}/{binary.name}",
             context_binary_sha256=sha256_of(binary),
             epcontext=f"{BINARY_DIR}/{wrapper.name}",
             epcontext_sha256=sha256_of(wrapper),
-            precision=precision,
+            precision=chosen,
             soc_model=soc_model,
             htp_arch=htp_arch,
         )
