@@ -8,8 +8,12 @@ Variants, all on the same held-out clips (``sam2_ros.evaluate``), side by side i
 - ``fp32-static``: the static-shape (QNN-ready) ONNX graphs on the CPU;
 - ``bf16-weights``: every weight rounded to bfloat16, then exported (weight storage precision);
 - ``int8-dynamic``: ONNX Runtime dynamic quantisation (int8 MatMul weights and activations);
-- ``fp16-htp``, ``w8a16-htp``, ``w8a8-htp``: the QNN context binaries (``--target qnn
-  --precision ...``) in Qualcomm's HTP simulator, on fewer clips: it takes seconds per frame.
+- ``w8a16-qdq``, ``w8a8-qdq``, ``mixed-qdq``: the QDQ graphs that ``--precision`` compiles for the
+  HTP (calibrated on synthetic clips), run on the CPU: the quantisation error without the
+  simulator's cost. ``mixed`` is w8a8 for the image encoder and w8a16 for the rest;
+- ``fp16-htp``, ``w8a16-htp``, ``w8a8-htp``, ``mixed-htp``: the QNN context binaries
+  (``--target qnn --precision ...``) in Qualcomm's HTP simulator, on fewer clips: it takes
+  seconds per frame.
 
 Needs the export environment (torch, sam2) and, for ``fp16-htp``, onnxruntime-qnn.
 """
@@ -63,6 +67,28 @@ def _int8_dynamic(model_dir: Path, output: Path) -> Path:
     return output
 
 
+MIXED = {"memory_attention": "w8a16", "memory_encoder": "w8a16", "mask_decoder": "w8a16"}
+
+
+def _qdq_on_cpu(static_dir: Path, output: Path, precision: str, overrides: dict[str, str]) -> Path:
+    """Copy of a static model directory whose components are the calibrated QDQ graphs."""
+    import yaml
+
+    from sam2_ros.engine.manifest import MANIFEST_NAME, load_model_dir, sha256_of
+    from sam2_ros.export.quantize import calibration_samples, quantize_component
+
+    shutil.copytree(static_dir, output, dirs_exist_ok=True)
+    manifest, _ = load_model_dir(static_dir)
+    samples = calibration_samples(static_dir, manifest)
+    raw = yaml.safe_load((output / MANIFEST_NAME).read_text())
+    for name, spec in raw["components"].items():
+        chosen = overrides.get(name.split(".")[0], precision)
+        quantize_component(static_dir / spec["file"], output / spec["file"], samples[name], chosen)
+        spec["sha256"] = sha256_of(output / spec["file"])
+    (output / MANIFEST_NAME).write_text(yaml.safe_dump(raw, sort_keys=False))
+    return output
+
+
 def _row(name: str, report: dict, clips: int) -> dict:
     return {
         "variant": name,
@@ -76,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="shipped model folder (default models/synthetic-128)")
     parser.add_argument("--clips", type=int, default=8, help="held-out clips per condition (CPU variants)")
     parser.add_argument("--simulator-clips", type=int, default=2, help="clips per condition on the HTP simulator")
-    parser.add_argument("--no-simulator", action="store_true", help="skip the fp16 HTP variant")
+    parser.add_argument("--no-simulator", action="store_true", help="skip the HTP simulator variants")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
@@ -95,11 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         int8 = _int8_dynamic(fp32, work / "int8")
         variants = [("fp32", fp32, None, args.clips), ("fp32-static", static, None, args.clips),
                     ("bf16-weights", bf16, None, args.clips), ("int8-dynamic", int8, None, args.clips)]  # fmt: skip
+        quantised = {"w8a16": ("w8a16", {}), "w8a8": ("w8a8", {}), "mixed": ("w8a8", MIXED)}
+        for label, (precision, overrides) in quantised.items():
+            qdq = _qdq_on_cpu(static, work / f"{label}-qdq", precision, overrides)
+            variants.append((f"{label}-qdq", qdq, None, args.clips))
         if not args.no_simulator:
             variants.append(("fp32 (same clips as the HTP)", fp32, None, args.simulator_clips))
-            for precision in ("fp16", "w8a16", "w8a8"):
-                qnn = _export(checkpoint, config, work / precision, "--target", "qnn", "--precision", precision)
-                variants.append((f"{precision}-htp", qnn, "qnn", args.simulator_clips))
+            for label, (precision, overrides) in {"fp16": ("fp16", {}), **quantised}.items():
+                extra = [f"--component-precision={k}={v}" for k, v in overrides.items()]
+                qnn = _export(checkpoint, config, work / label, "--target", "qnn", "--precision", precision, *extra)
+                variants.append((f"{label}-htp", qnn, "qnn", args.simulator_clips))
         for name, model_dir, backend, clips in variants:
             start = time.perf_counter()
             report = evaluate(model_dir, clips=clips, frames=16, prompt="click", threads=args.threads, backend=backend)
