@@ -7,7 +7,8 @@ simulated clicks, boxes and correction clicks, and ``MultiStepMultiMasksAndIous`
 dice 1, IoU 1, object score 1). The curriculum is images first (single frames, many per batch),
 then video clips. Writes ``checkpoint.pt`` (``{"model": state_dict}``, loadable by
 ``sam2-ros-export --checkpoint``), ``resume.pt`` and ``train_log.jsonl`` into ``--output``;
-``--resume`` continues from ``resume.pt``. Needs ``requirements/train.txt``; never part of CI.
+``--resume`` continues from ``resume.pt``; ``--init CHECKPOINT`` fine-tunes from another run's
+weights (fresh optimizer; pass ``--data-offset`` so it sees new clips). Needs ``requirements/train.txt``; never part of CI.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import platform
 import time
 from pathlib import Path
 
+from sam2_ros.engine.manifest import sha256_of
 from sam2_ros.train.model import MODEL_CONFIG, build_loss, build_train_model
 
 LOG = logging.getLogger("sam2_ros.train")
@@ -37,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sam2_ros.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--output", type=Path, required=True, help="run folder (checkpoints and log)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/resume.pt")
+    p.add_argument("--init", type=Path, default=None, help="start from this checkpoint.pt's weights (fine-tune)")
+    p.add_argument("--data-offset", type=int, default=0, help="shift data seeds by this many steps (new clips)")
     p.add_argument("--seed", type=int, default=0, help="weight-init and sampling seed")
     p.add_argument("--image-steps", type=int, default=800, help="steps of the image-only phase")
     p.add_argument("--video-steps", type=int, default=5000, help="steps of the video phase")
@@ -71,6 +75,20 @@ def save(output: Path, model, optimizer, step: int, elapsed: float, args) -> Non
         tmp.replace(output / name)
 
 
+def load_init(model, checkpoint: Path) -> dict | None:
+    """Load ``checkpoint``'s weights into ``model``; return the training facts of the run that
+    made it (from a ``quality.json`` beside it, as ``sam2_ros.train.card`` writes), if any."""
+    import torch
+
+    if not checkpoint.is_file():
+        raise SystemExit(f"--init {checkpoint}: no such checkpoint file")
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
+    quality = checkpoint.parent / "quality.json"
+    facts = json.loads(quality.read_text()).get("training") if quality.is_file() else None
+    LOG.info("initialised from %s%s", checkpoint, f" ({facts['steps']} steps trained)" if facts else "")
+    return facts
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[train] %(message)s")
@@ -91,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
     )
     step, elapsed_before = 0, 0.0
+    init_training = None
+    if args.init is not None and not args.resume:
+        init_training = load_init(model, args.init)
     if args.resume:
         state = torch.load(args.output / "resume.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
@@ -112,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "threads": args.threads,
     }
+    if args.init is not None and not args.resume:
+        event["init_sha256"] = sha256_of(args.init)
+        event["init_training"] = init_training
     if args.resume:
         with open(log_path, "a") as log:
             log.write(json.dumps(event) + "\n")
@@ -124,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 LOG.info("time budget reached at step %d", step)
                 break
             images = step < args.image_steps
-            batch = make_batch(step, args.image_batch if images else args.video_batch, 1 if images else args.frames,
+            batch = make_batch(step + args.data_offset, args.image_batch if images else args.video_batch, 1 if images else args.frames,
                                model.image_size)  # fmt: skip
             lr = lr_at(step, total, args.lr, args.warmup)
             for group in optimizer.param_groups:
