@@ -8,7 +8,8 @@ dice 1, IoU 1, object score 1). The curriculum is images first (single frames, m
 then video clips. Writes ``checkpoint.pt`` (``{"model": state_dict}``, loadable by
 ``sam2-ros-export --checkpoint``), ``resume.pt`` and ``train_log.jsonl`` into ``--output``;
 ``--resume`` continues from ``resume.pt``; ``--init CHECKPOINT`` fine-tunes from another run's
-weights (fresh optimizer; pass ``--data-offset`` so it sees new clips). Needs ``requirements/train.txt``; never part of CI.
+weights (fresh optimizer; pass ``--data-offset`` so it sees new clips). Needs
+``requirements/train.txt``; never part of CI.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def plain_args(args: argparse.Namespace) -> dict:
+    """The command-line arguments as JSON-ready values (paths as strings)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+
+
 def save(output: Path, model, optimizer, step: int, elapsed: float, args) -> None:
     """Write checkpoint.pt (weights only) and resume.pt (weights, optimizer, step) atomically."""
     import torch
@@ -67,7 +73,7 @@ def save(output: Path, model, optimizer, step: int, elapsed: float, args) -> Non
         "step": step,
         "elapsed_s": elapsed,
         "torch_rng": torch.get_rng_state(),
-        "args": vars(args) | {"output": str(args.output)},
+        "args": plain_args(args),
     }
     for name, payload in (("checkpoint.pt", {"model": model.state_dict()}), ("resume.pt", resume)):
         tmp = output / (name + ".tmp")
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     event = {
         "event": "resume" if args.resume else "start",
         "step": step,
-        "args": vars(args) | {"output": str(args.output)},
+        "args": plain_args(args),
         "machine": platform.machine(),
         "threads": args.threads,
     }
@@ -148,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 LOG.info("time budget reached at step %d", step)
                 break
             images = step < args.image_steps
-            batch = make_batch(step + args.data_offset, args.image_batch if images else args.video_batch, 1 if images else args.frames,
-                               model.image_size)  # fmt: skip
+            batch = make_batch(step + args.data_offset, args.image_batch if images else args.video_batch,
+                               1 if images else args.frames, model.image_size)  # fmt: skip
             lr = lr_at(step, total, args.lr, args.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr

@@ -32,12 +32,16 @@ def _command(args: dict) -> str:
 
 
 def training_facts(run: Path) -> dict:
-    """Steps, wall time and the commands (start and resumes) from the run's train_log.jsonl."""
+    """Steps, wall time and the commands (start and resumes) from the run's train_log.jsonl.
+
+    A run started with ``--init`` adds its figures to those of the run that made its starting
+    checkpoint (recorded in the start event), so the card tells the whole training.
+    """
     lines = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
     events = [line for line in lines if line.get("event") in ("start", "resume")]
     steps = [line for line in lines if "step" in line and "event" not in line]
     last = steps[-1]
-    return {
+    facts = {
         "commands": [
             _command(e["args"]) + (f"  # at step {e['step']}" if e["event"] == "resume" else "") for e in events
         ],
@@ -49,6 +53,15 @@ def training_facts(run: Path) -> dict:
         "final_loss": last["core_loss"],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {events[0].get('threads')}",
     }
+    before = events[0].get("init_training")
+    if before:
+        facts["commands"] = before["commands"] + facts["commands"]
+        facts["seed"] = before["seed"]
+        for key in ("steps", "image_steps", "video_steps"):
+            facts[key] += before[key]
+        facts["wall_time_min"] = round(facts["wall_time_min"] + before["wall_time_min"], 1)
+        facts["init_sha256"] = events[0]["init_sha256"]
+    return facts
 
 
 def summary_line(report: dict, side: str, condition: str) -> str:
@@ -73,6 +86,12 @@ def write_card(output: Path, facts: dict) -> None:
                         + ", ".join(f"{c} mean IoU {report['reference'][c]['mean_iou']:.3f}" for c in CONDITIONS)
                         + f"; largest logit difference to the engine {a['max_logit_error']:.2g}, "
                         f"{a['mask_pixels_differing']} of {a['mask_pixels']} mask pixels differ.")  # fmt: skip
+    init_note = (
+        f" (the `--init` checkpoint is the one the earlier commands made, SHA-256 `{t['init_sha256'][:16]}...`:"
+        " a fine-tune with a fresh optimizer on new clips)"
+        if t.get("init_sha256")
+        else ""
+    )
     text = f"""# Model card: sam2_ros synthetic-128
 
 A small SAM 2.1-architecture model (Meta's model code, {facts["parameters_m"]} M parameters, 128 px input)
@@ -93,7 +112,7 @@ Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
 - `onnx/`: the model directory, exported from the checkpoint on first use (`python -m sam2_ros.shipped`).
 
 ## Training
-- Commands: {"; then ".join(f"`{c}`" for c in t["commands"])}
+- Commands: {"; then ".join(f"`{c}`" for c in t["commands"])}{init_note}
 - Seed {t["seed"]}; {t["steps"]} steps ({t["image_steps"]} image-only, then {t["video_steps"]} on 8-frame clips);
   {t["wall_time_min"]} min wall time on {t["machine"]} ({facts["trained_on"]}).
 - Meta's `training` package: `SAM2Train` (simulated clicks, boxes and correction clicks) and
