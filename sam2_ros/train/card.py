@@ -2,7 +2,8 @@
 
     python -m sam2_ros.train.card --run runs/synthetic-128 --output models/synthetic-128
 
-Copies the run's ``checkpoint.pt`` and the model config, exports the ONNX model directory,
+Stores the run's ``checkpoint.pt`` (weights rounded to float16 by default, half the size; every
+figure is measured on the stored weights) and the model config, exports the ONNX model directory,
 evaluates it on held-out clips (click and box prompts, through the engine and Meta's predictor)
 and writes ``quality.json`` (hashes, training facts, figures; the regression tests compare with
 it) and ``MODEL_CARD.md``. Needs the export environment (torch, sam2).
@@ -104,7 +105,8 @@ synthetic scenes (textured shapes that move, rotate, scale, enter, leave and occ
 Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
 
 ## Files
-- `checkpoint.pt`: PyTorch weights, `{{"model": state_dict}}` (SHA-256 `{facts["checkpoint_sha256"][:16]}...`);
+- `checkpoint.pt`: PyTorch weights, `{{"model": state_dict}}`, stored as {facts.get("weights_dtype", "float32")}
+  (the figures below are measured on them; SHA-256 `{facts["checkpoint_sha256"][:16]}...`);
   loads with `sam2.build_sam` / `sam2-ros-export --checkpoint`.
 - `config.yaml`: the model config, `sam2_ros/train/sam2_synthetic_128.yaml`
   (SHA-256 `{facts["config_sha256"][:16]}...`).
@@ -138,18 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True, help="shipped model folder")
     parser.add_argument("--clips", type=int, default=24, help="held-out clips per condition")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights-dtype", choices=("float16", "float32"), default="float16",
+                        help="storage precision of the shipped checkpoint's floating-point weights")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
     import torch
 
     args.output.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.run / "checkpoint.pt", args.output / "checkpoint.pt")
+    state = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    dtype = getattr(torch, args.weights_dtype)
+    stored = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    torch.save({"model": stored}, args.output / "checkpoint.pt")
     shutil.copyfile(MODEL_CONFIG, args.output / "config.yaml")
-    state = torch.load(args.output / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
     facts = {
         "checkpoint_sha256": sha256_of(args.output / "checkpoint.pt"),
         "config_sha256": sha256_of(args.output / "config.yaml"),
         "parameters_m": round(sum(v.numel() for v in state.values()) / 1e6, 2),
+        "weights_dtype": args.weights_dtype,
         "trained_on": datetime.fromtimestamp((args.run / "checkpoint.pt").stat().st_mtime, timezone.utc)
         .date()
         .isoformat(),
