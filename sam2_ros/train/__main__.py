@@ -81,9 +81,10 @@ def save(output: Path, model, optimizer, step: int, elapsed: float, args) -> Non
         tmp.replace(output / name)
 
 
-def load_init(model, checkpoint: Path) -> dict | None:
-    """Load ``checkpoint``'s weights into ``model``; return the training facts of the run that
-    made it (from a ``quality.json`` beside it, as ``sam2_ros.train.card`` writes), if any."""
+def load_init(model, checkpoint: Path) -> dict:
+    """Load ``checkpoint``'s weights into ``model``; return what the start event records of it:
+    its SHA-256 and the training facts of the run that made it (from a ``quality.json`` beside
+    it, as ``sam2_ros.train.card`` writes), if any."""
     import torch
 
     if not checkpoint.is_file():
@@ -92,7 +93,7 @@ def load_init(model, checkpoint: Path) -> dict | None:
     quality = checkpoint.parent / "quality.json"
     facts = json.loads(quality.read_text()).get("training") if quality.is_file() else None
     LOG.info("initialised from %s%s", checkpoint, f" ({facts['steps']} steps trained)" if facts else "")
-    return facts
+    return {"init_sha256": sha256_of(checkpoint), "init_training": facts}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
     )
     step, elapsed_before = 0, 0.0
-    init_training = None
-    if args.init is not None and not args.resume:
-        init_training = load_init(model, args.init)
+    init_record = load_init(model, args.init) if args.init is not None and not args.resume else {}
     if args.resume:
         state = torch.load(args.output / "resume.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
@@ -138,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": plain_args(args),
         "machine": platform.machine(),
         "threads": args.threads,
-    }
-    if args.init is not None and not args.resume:
-        event["init_sha256"] = sha256_of(args.init)
-        event["init_training"] = init_training
+    } | init_record
     if args.resume:
         with open(log_path, "a") as log:
             log.write(json.dumps(event) + "\n")
