@@ -48,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-batch", type=int, default=16, help="images per image-phase step")
     p.add_argument("--video-batch", type=int, default=4, help="clips per video-phase step")
     p.add_argument("--frames", type=int, default=8, help="frames per training clip")
+    p.add_argument("--occlusion-prob", type=float, default=0.7, help="share of training clips whose objects cross")
+    p.add_argument(
+        "--cond-frames",
+        type=int,
+        default=2,
+        help="prompted (conditioning) frames per clip, at most (Meta's num_init_cond_frames_for_train)",
+    )
+    p.add_argument(
+        "--correction-frames",
+        type=int,
+        default=2,
+        help="frames given correction clicks per clip, at most (Meta's num_frames_to_correct_for_train;"
+        " counts the conditioning frames)",
+    )
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--warmup", type=int, default=150)
     p.add_argument("--weight-decay", type=float, default=0.05)
@@ -61,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
 def plain_args(args: argparse.Namespace) -> dict:
     """The command-line arguments as JSON-ready values (paths as strings)."""
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+
+
+def training_prompting(args: argparse.Namespace) -> dict:
+    """Meta's prompt-simulation settings that the command line sets (both counts are drawn at
+    random up to their maximum per clip, as in Meta's training config)."""
+    if not 1 <= args.cond_frames <= args.correction_frames:
+        raise SystemExit("--cond-frames must be at least 1 and at most --correction-frames")
+    return {
+        "num_init_cond_frames_for_train": args.cond_frames,
+        "rand_init_cond_frames_for_train": args.cond_frames > 1,
+        "num_frames_to_correct_for_train": args.correction_frames,
+    }
 
 
 def save(output: Path, model, optimizer, step: int, elapsed: float, args) -> None:
@@ -108,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    model = build_train_model()
+    model = build_train_model(prompting=training_prompting(args))
     loss_fn = build_loss()
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n)]
@@ -151,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             images = step < args.image_steps
             batch = make_batch(step + args.data_offset, args.image_batch if images else args.video_batch,
-                               1 if images else args.frames, model.image_size)  # fmt: skip
+                               1 if images else args.frames, model.image_size, args.occlusion_prob)  # fmt: skip
             lr = lr_at(step, total, args.lr, args.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr

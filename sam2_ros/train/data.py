@@ -47,18 +47,20 @@ def sample_clip(seed: int, num_frames: int, size: int, occlusion_prob: float = 0
     return frames, masks
 
 
-def make_batch(step: int, batch_size: int, num_frames: int, size: int, dict_key: str = "synthetic"):
-    """One ``BatchedVideoDatapoint`` of ``batch_size`` clips of ``num_frames`` frames."""
+def make_batch(step: int, batch_size: int, num_frames: int, size: int, occlusion_prob: float = 0.7,
+               dict_key: str = "synthetic"):  # fmt: skip
+    """One ``BatchedVideoDatapoint`` of ``batch_size`` clips of ``num_frames`` frames; each clip
+    has crossing (occluding) objects with probability ``occlusion_prob``."""
     import torch
     from training.utils.data_utils import Frame, Object, VideoDatapoint, collate_fn
 
     videos = []
     for i in range(batch_size):
         seed = TRAIN_SEED_BASE + step * batch_size + i
-        frames, masks = sample_clip(seed, num_frames, size)
+        frames, masks = sample_clip(seed, num_frames, size, occlusion_prob)
         while not masks:  # every clip needs at least one promptable object
             seed += 7919
-            frames, masks = sample_clip(seed, num_frames, size)
+            frames, masks = sample_clip(seed, num_frames, size, occlusion_prob)
         video_frames = [
             Frame(
                 data=torch.from_numpy(frames[t]),

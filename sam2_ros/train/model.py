@@ -29,13 +29,17 @@ TRAIN_PROMPTING: dict[str, Any] = {
 LOSS_WEIGHTS = {"loss_mask": 20.0, "loss_dice": 1.0, "loss_iou": 1.0, "loss_class": 1.0}
 
 
-def build_train_model(config: Path = MODEL_CONFIG):
-    """``SAM2Train`` built from the (safely loaded) model YAML plus the training prompt settings."""
+def build_train_model(config: Path = MODEL_CONFIG, prompting: dict[str, Any] | None = None):
+    """``SAM2Train`` built from the (safely loaded) model YAML plus the training prompt settings
+    (``TRAIN_PROMPTING``, with ``prompting`` overriding any of them)."""
     from hydra.utils import instantiate
 
+    unknown = set(prompting or {}) - set(TRAIN_PROMPTING)
+    if unknown:
+        raise ValueError(f"unknown prompt settings {sorted(unknown)}: use keys of TRAIN_PROMPTING")
     model_cfg = load_model_config(config, image_size=None, postprocessing=False)
     model_cfg["_target_"] = "training.model.sam2.SAM2Train"
-    model_cfg.update(TRAIN_PROMPTING)
+    model_cfg.update(TRAIN_PROMPTING | (prompting or {}))
     return instantiate(model_cfg, _recursive_=True)
 
 
