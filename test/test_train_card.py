@@ -2,7 +2,7 @@
 
 import json
 
-from sam2_ros.train.card import training_facts
+from sam2_ros.train.card import training_facts, video_clip_summary
 
 
 def _write_log(run, events_and_steps):
@@ -49,3 +49,17 @@ def test_a_fine_tune_adds_the_run_it_started_from(tmp_path):
     assert facts["commands"][0] == before["commands"][0]
     assert "--init runs/v1/checkpoint.pt" in facts["commands"][1]
     assert facts["init_sha256"] == "ab" * 32
+
+
+def test_video_steps_are_counted_per_clip_length_across_fine_tunes(tmp_path):
+    before = {"commands": ["python -m sam2_ros.train --output runs/v1 --frames 8"], "seed": 0, "steps": 50,
+              "image_steps": 10, "video_steps": 40, "wall_time_min": 5.0}  # fmt: skip
+    run = tmp_path / "c"
+    _write_log(run, [
+        {"event": "start", "step": 0, "args": ARGS | {"init": "v1.pt", "frames": 16, "image_steps": 0},
+         "threads": 2, "init_sha256": "cd" * 32, "init_training": before},
+        _step(1, "video", 60.0), _step(2, "video", 90.0), _step(3, "video", 120.0),
+    ])  # fmt: skip
+    facts = training_facts(run)
+    assert facts["video_steps_by_frames"] == {"16": 3, "8": 40}
+    assert video_clip_summary(facts) == "40 on 8-frame clips and 3 on 16-frame clips"

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,18 @@ REGRESSION = {"clips": 3, "frames": 16, "prompt": "click", "seed_start": 1000}
 def _command(args: dict) -> str:
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items() if k != "resume" and v is not None)
     return "python -m sam2_ros.train " + flags + (" --resume" if args.get("resume") else "")
+
+
+def _frames_of(command: str) -> str:
+    """The clip length a recorded training command used (the command-line default if it names none)."""
+    match = re.search(r"--frames (\d+)", command)
+    return match.group(1) if match else "8"
+
+
+def video_clip_summary(facts: dict) -> str:
+    """'4927 on 8-frame clips and 1523 on 16-frame clips' from the training facts."""
+    by_frames = facts.get("video_steps_by_frames") or {"8": facts["video_steps"]}
+    return " and ".join(f"{n} on {f}-frame clips" for f, n in sorted(by_frames.items(), key=lambda kv: int(kv[0])))
 
 
 def training_facts(run: Path) -> dict:
@@ -50,6 +63,9 @@ def training_facts(run: Path) -> dict:
         "steps": last["step"],
         "image_steps": sum(1 for s in steps if s["phase"] == "image"),
         "video_steps": sum(1 for s in steps if s["phase"] == "video"),
+        "video_steps_by_frames": {
+            str(events[0]["args"].get("frames", 8)): sum(1 for s in steps if s["phase"] == "video")
+        },
         "wall_time_min": round(last["elapsed_s"] / 60, 1),
         "final_loss": last["core_loss"],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {events[0].get('threads')}",
@@ -60,6 +76,9 @@ def training_facts(run: Path) -> dict:
         facts["seed"] = before["seed"]
         for key in ("steps", "image_steps", "video_steps"):
             facts[key] += before[key]
+        by_frames = before.get("video_steps_by_frames") or {_frames_of(before["commands"][-1]): before["video_steps"]}
+        for frames, count in by_frames.items():
+            facts["video_steps_by_frames"][frames] = facts["video_steps_by_frames"].get(frames, 0) + count
         facts["wall_time_min"] = round(facts["wall_time_min"] + before["wall_time_min"], 1)
         facts["init_sha256"] = events[0]["init_sha256"]
     return facts
@@ -115,7 +134,7 @@ Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
 
 ## Training
 - Commands: {"; then ".join(f"`{c}`" for c in t["commands"])}{init_note}
-- Seed {t["seed"]}; {t["steps"]} steps ({t["image_steps"]} image-only, then {t["video_steps"]} on 8-frame clips);
+- Seed {t["seed"]}; {t["steps"]} steps ({t["image_steps"]} image-only, then {video_clip_summary(t)});
   {t["wall_time_min"]} min wall time on {t["machine"]} ({facts["trained_on"]}).
 - Meta's `training` package: `SAM2Train` (simulated clicks, boxes and correction clicks) and
   `MultiStepMultiMasksAndIous` (focal 20, dice 1, IoU 1, object score 1); AdamW, cosine schedule.
