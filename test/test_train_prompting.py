@@ -1,6 +1,7 @@
-"""The training command's prompt-simulation flags map onto Meta's SAM2Train settings."""
+"""The training command: prompt-simulation flags map onto Meta's SAM2Train settings; batches made ahead."""
 
 import pytest
+import torch
 
 from sam2_ros.train.__main__ import build_parser, training_prompting
 from sam2_ros.train.model import TRAIN_PROMPTING, build_train_model
@@ -30,3 +31,18 @@ def test_impossible_prompt_counts_are_refused(flags):
 def test_unknown_prompt_settings_are_refused():
     with pytest.raises(ValueError, match="num_frames_to_corect"):
         build_train_model(prompting={"num_frames_to_corect_for_train": 1})
+
+
+def test_prefetched_batches_are_the_batches_made_in_process():
+    from sam2_ros.train.data import BatchPrefetcher
+
+    def batch_args(step):
+        return (step, 1, 2, 64, 0.5)
+
+    inline, ahead = BatchPrefetcher(batch_args), BatchPrefetcher(batch_args, workers=1, depth=2)
+    try:
+        for step in (0, 1, 2, 7, 8):  # 7: asked out of order, so it starts again from there
+            a, b = inline.get(step), ahead.get(step)
+            assert torch.equal(a.img_batch, b.img_batch) and torch.equal(a.masks, b.masks)
+    finally:
+        ahead.close()

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time")
     p.add_argument("--save-every", type=int, default=100, help="checkpoint every N steps")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--workers", type=int, default=0, help="processes that make batches ahead (0: none)")
     return p
 
 
@@ -87,6 +89,16 @@ def training_prompting(args: argparse.Namespace) -> dict:
         "rand_init_cond_frames_for_train": args.cond_frames > 1,
         "num_frames_to_correct_for_train": args.correction_frames,
     }
+
+
+def optimizer_to(optimizer, device: str) -> None:
+    """Move a (resumed) optimizer's state to ``device``, beside the model's parameters."""
+    import torch
+
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and key != "step":
+                state[key] = value.to(device)
 
 
 def save(output: Path, model, optimizer, step: int, elapsed: float, args) -> None:
@@ -128,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from sam2_ros.train.data import make_batch
+    from sam2_ros.train.data import BatchPrefetcher
 
     torch.set_num_threads(args.threads)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -154,7 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     total = args.image_steps + args.video_steps
     LOG.info("model %s: %.2f M parameters; %d image + %d video steps", MODEL_CONFIG.name,
              sum(p.numel() for p in model.parameters()) / 1e6, args.image_steps, args.video_steps)  # fmt: skip
-    model.train()
+    model.to(args.device).train()
+    optimizer_to(optimizer, args.device)
+
+    def batch_args(at: int) -> tuple:
+        images = at < args.image_steps
+        return (at + args.data_offset, args.image_batch if images else args.video_batch,
+                1 if images else args.frames, model.image_size, args.occlusion_prob)  # fmt: skip
+
+    batches = BatchPrefetcher(batch_args, args.workers)
     start = time.perf_counter()
     log_path = args.output / "train_log.jsonl"
     event = {
@@ -176,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 LOG.info("time budget reached at step %d", step)
                 break
             images = step < args.image_steps
-            batch = make_batch(step + args.data_offset, args.image_batch if images else args.video_batch,
-                               1 if images else args.frames, model.image_size, args.occlusion_prob)  # fmt: skip
+            batch = batches.get(step).to(args.device)
             lr = lr_at(step, total, args.lr, args.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -200,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                          record["elapsed_s"] / 60)  # fmt: skip
             if step % args.save_every == 0:
                 save(args.output, model, optimizer, step, record["elapsed_s"], args)
+    batches.close()
     save(args.output, model, optimizer, step, elapsed_before + time.perf_counter() - start, args)
     LOG.info("saved %s at step %d", args.output / "checkpoint.pt", step)
     return 0

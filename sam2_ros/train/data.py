@@ -9,6 +9,10 @@ with camera frames. Seeds are derived from the step, so a resumed run sees the s
 
 from __future__ import annotations
 
+import multiprocessing as mp
+from collections import deque
+from collections.abc import Callable
+
 import numpy as np
 from PIL import Image
 
@@ -70,3 +74,37 @@ def make_batch(step: int, batch_size: int, num_frames: int, size: int, occlusion
         ]
         videos.append(VideoDatapoint(frames=video_frames, video_id=seed, size=(size, size)))
     return collate_fn(videos, dict_key=dict_key)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class BatchPrefetcher:
+    """Batches for consecutive steps, made ``depth`` steps ahead by ``workers`` processes while the
+    model trains (``workers=0``: made in this process, when asked). ``batch_args(step)`` gives
+    ``make_batch``'s arguments, so the batches are the same either way."""
+
+    def __init__(self, batch_args: Callable[[int], tuple], workers: int = 0, depth: int | None = None):
+        self.batch_args = batch_args
+        self.depth = depth or 2 * workers
+        self.pending: deque = deque()
+        self.pool = mp.get_context("spawn").Pool(workers, initializer=_one_thread) if workers > 0 else None
+
+    def get(self, step: int):
+        """The batch of ``step`` (steps must be asked for in order)."""
+        if self.pool is None:
+            return make_batch(*self.batch_args(step))
+        if self.pending and self.pending[0][0] != step:
+            self.pending.clear()  # asked out of order: start again from here
+        next_step = self.pending[-1][0] + 1 if self.pending else step
+        while len(self.pending) < self.depth:
+            self.pending.append((next_step, self.pool.apply_async(make_batch, self.batch_args(next_step))))
+            next_step += 1
+        return self.pending.popleft()[1].get()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
