@@ -1,7 +1,7 @@
 """The training command: prompt-simulation flags map onto Meta's SAM2Train settings; batches made ahead."""
 
+import numpy as np
 import pytest
-import torch
 
 from sam2_ros.train.__main__ import build_parser, training_prompting
 from sam2_ros.train.model import TRAIN_PROMPTING, build_train_model
@@ -34,15 +34,17 @@ def test_unknown_prompt_settings_are_refused():
 
 
 def test_prefetched_batches_are_the_batches_made_in_process():
-    from sam2_ros.train.data import BatchPrefetcher
+    from sam2_ros.train.data import BatchPrefetcher, sample_clip
 
-    def batch_args(step):
-        return (step, 1, 2, 64, 0.5)
+    def clip_args(step):
+        return (1_000_000 + step, 2, 64, 0.5)
 
-    inline, ahead = BatchPrefetcher(batch_args), BatchPrefetcher(batch_args, workers=1, depth=2)
+    inline = BatchPrefetcher(clip_args, make=sample_clip)
+    ahead = BatchPrefetcher(clip_args, workers=1, depth=2, make=sample_clip)
     try:
         for step in (0, 1, 2, 7, 8):  # 7: asked out of order, so it starts again from there
-            a, b = inline.get(step), ahead.get(step)
-            assert torch.equal(a.img_batch, b.img_batch) and torch.equal(a.masks, b.masks)
+            (frames_a, masks_a), (frames_b, masks_b) = inline.get(step), ahead.get(step)
+            assert np.array_equal(frames_a, frames_b)
+            assert masks_a.keys() == masks_b.keys() and all(np.array_equal(masks_a[k], masks_b[k]) for k in masks_a)
     finally:
         ahead.close()

@@ -85,10 +85,13 @@ def _one_thread() -> None:
 class BatchPrefetcher:
     """Batches for consecutive steps, made ``depth`` steps ahead by ``workers`` processes while the
     model trains (``workers=0``: made in this process, when asked). ``batch_args(step)`` gives
-    ``make_batch``'s arguments, so the batches are the same either way."""
+    the arguments of ``make`` (a module-level function; ``make_batch`` by default), so the
+    batches are the same either way."""
 
-    def __init__(self, batch_args: Callable[[int], tuple], workers: int = 0, depth: int | None = None):
+    def __init__(self, batch_args: Callable[[int], tuple], workers: int = 0, depth: int | None = None,
+                 make: Callable = make_batch):  # fmt: skip
         self.batch_args = batch_args
+        self.make = make
         self.depth = depth or 2 * workers
         self.pending: deque = deque()
         self.pool = mp.get_context("spawn").Pool(workers, initializer=_one_thread) if workers > 0 else None
@@ -96,12 +99,12 @@ class BatchPrefetcher:
     def get(self, step: int):
         """The batch of ``step`` (steps must be asked for in order)."""
         if self.pool is None:
-            return make_batch(*self.batch_args(step))
+            return self.make(*self.batch_args(step))
         if self.pending and self.pending[0][0] != step:
             self.pending.clear()  # asked out of order: start again from here
         next_step = self.pending[-1][0] + 1 if self.pending else step
         while len(self.pending) < self.depth:
-            self.pending.append((next_step, self.pool.apply_async(make_batch, self.batch_args(next_step))))
+            self.pending.append((next_step, self.pool.apply_async(self.make, self.batch_args(next_step))))
             next_step += 1
         return self.pending.popleft()[1].get()
 
