@@ -34,8 +34,8 @@ class ExportedModel:
 def _export(tmp_root: Path, name: str, image_size: int, **checkpoint_kwargs) -> ExportedModel:
     import torch
 
+    from sam2_ros.evaluation.reference import make_random_checkpoint
     from sam2_ros.export.cli import main as export_main
-    from sam2_ros.reference import make_random_checkpoint
 
     torch.set_num_threads(2)
     ckpt = make_random_checkpoint(tmp_root / f"{name}.pt", CONFIG, image_size=image_size, **checkpoint_kwargs)
@@ -65,8 +65,8 @@ def model_qnn(tmp_path_factory) -> ExportedModel:
     exported with ``--target qnn``: static ONNX plus QNN context binaries compiled by onnxruntime-qnn."""
     import torch
 
+    from sam2_ros.evaluation.reference import make_random_checkpoint
     from sam2_ros.export.cli import main as export_main
-    from sam2_ros.reference import make_random_checkpoint
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("models")

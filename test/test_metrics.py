@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sam2_ros.metrics import boundary, boundary_f, dilate, iou
+from sam2_ros.evaluation.metrics import boundary, boundary_f, dilate, iou
 
 
 def square(size: int, x0: int, y0: int, side: int) -> np.ndarray:

@@ -21,8 +21,8 @@ from ros_harness import (
 )
 
 from sam2_ros.engine import Sam2Tracker
+from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.node.conversions import label_image
-from sam2_ros.synthetic import generate_clip
 
 TIMEOUT = 30.0
 

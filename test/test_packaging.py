@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from sam2_ros import engine_demo as demo
+from sam2_ros.tools import engine_demo as demo
+from sam2_ros.tools.resources import DEMO_PROMPTS
 
 DEMO_MIN_IOU = 0.5
 
@@ -48,7 +49,7 @@ def test_demo_reads_scripted_prompts(model_small, tmp_path):
 
 def test_node_demo_end_to_end(tmp_path):
     """The README's main job with its defaults: the shipped model, player -> node -> recorder over DDS."""
-    from sam2_ros import demo as node_demo
+    from sam2_ros.tools import demo as node_demo
 
     out = tmp_path / "node_demo"
     assert node_demo.main(["--max-frames", "12", "--rate", "4", "--output", str(out)]) == 0
@@ -80,10 +81,10 @@ def test_demo_prompts_fall_on_their_objects():
     """config/demo_prompts.yaml stays true to the clip the player generates."""
     import yaml
 
-    from sam2_ros.synthetic import generate_clip
+    from sam2_ros.evaluation.synthetic import generate_clip
 
     clip = generate_clip(11, num_frames=32, height=480, width=640)
-    prompts = yaml.safe_load((demo.REPO_ROOT / "config" / "demo_prompts.yaml").read_text())
+    prompts = yaml.safe_load((DEMO_PROMPTS).read_text())
     for frame, items in prompts.items():
         for item in items:
             for x, y in item.get("points", []):
@@ -96,7 +97,7 @@ def test_demo_prompts_fall_on_their_objects():
 
 def test_benchmark_runs_and_reports(tmp_path):
     """`python -m sam2_ros.bench` on a tiny setting: both sides run, outputs agree, figures come out."""
-    from sam2_ros import bench
+    from sam2_ros.bench import engine as bench
 
     out = tmp_path / "bench.json"
     args = ["--sizes", "128", "--objects", "1", "--frames", "3", "--rss-frames", "2", "4"]

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
-from sam2_ros.reference import OfficialStream, build_official_predictor
-from sam2_ros.synthetic import generate_clip
+from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
+from sam2_ros.evaluation.synthetic import generate_clip
 
 LOGIT_TOL = 1e-4
 POINTER_TOL = 1e-4

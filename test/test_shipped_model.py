@@ -10,11 +10,11 @@ import shutil
 
 import pytest
 
-from sam2_ros import shipped
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import sha256_of
-from sam2_ros.evaluate import CONDITIONS, evaluate
+from sam2_ros.evaluation.evaluate import CONDITIONS, evaluate
+from sam2_ros.tools import shipped
 
 QUALITY_TOLERANCE = 0.02  # IoU / J&F points; runs on other CPUs may differ in the last bits
 # Trained weights give logits of magnitude ~25. Both sides store memories in bfloat16, so a float32

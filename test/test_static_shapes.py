@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from sam2_ros.engine import Sam2Tracker
+from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.export.cli import main as export_main
-from sam2_ros.synthetic import generate_clip
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
-from sam2_ros.synthetic import generate_clip
+from sam2_ros.evaluation.synthetic import generate_clip
 
 
 @pytest.fixture(scope="module")

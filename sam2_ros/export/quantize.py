@@ -43,7 +43,7 @@ def calibration_samples(model_dir: Path, manifest: Manifest, clips: int = 4, fra
     """Inputs of every component while the fp32 model tracks seeded synthetic clips."""
     from sam2_ros.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
     from sam2_ros.engine.tracker import Sam2Tracker
-    from sam2_ros.synthetic import generate_clip
+    from sam2_ros.evaluation.synthetic import generate_clip
 
     with np.load(model_dir / manifest.host_tensors_file) as npz:
         host = {k: np.asarray(npz[k], np.float32) for k in npz.files}

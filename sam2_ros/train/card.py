@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sam2_ros.engine.manifest import sha256_of
-from sam2_ros.evaluate import CONDITIONS, evaluate
+from sam2_ros.evaluation.evaluate import CONDITIONS, evaluate
 from sam2_ros.train.model import MODEL_CONFIG
 
 # What the regression tests re-measure in CI (small, so it stays fast).
@@ -130,7 +130,7 @@ Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
 - `config.yaml`: the model config, `sam2_ros/train/sam2_synthetic_128.yaml`
   (SHA-256 `{facts["config_sha256"][:16]}...`).
 - `quality.json`: hashes, training facts and every figure below (the regression tests compare with it).
-- `onnx/`: the model directory, exported from the checkpoint on first use (`python -m sam2_ros.shipped`).
+- `onnx/`: the model directory, exported from the checkpoint on first use (`python -m sam2_ros.tools.shipped`).
 
 ## Training
 - Commands: {"; then ".join(f"`{c}`" for c in t["commands"])}{init_note}
@@ -138,7 +138,7 @@ Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
   {t["wall_time_min"]} min wall time on {t["machine"]} ({facts["trained_on"]}).
 - Meta's `training` package: `SAM2Train` (simulated clicks, boxes and correction clicks) and
   `MultiStepMultiMasksAndIous` (focal 20, dice 1, IoU 1, object score 1); AdamW, cosine schedule.
-- Data: `sam2_ros.synthetic` clips with seeds from 1,000,000 up; evaluation uses seeds 1000 and up.
+- Data: `sam2_ros.evaluation.synthetic` clips with seeds from 1,000,000 up; evaluation uses seeds 1000 and up.
 - One mask per click (`multimask_output_in_sam: false`), so export with `--no-postprocessing`
   and run Meta's predictor with `apply_postprocessing=False`.
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": datetime.now(timezone.utc).date().isoformat(),
     }
     (args.output / "quality.json").write_text(json.dumps(facts, indent=2) + "\n")  # hashes first: export checks them
-    from sam2_ros.shipped import exported_dir
+    from sam2_ros.tools.shipped import exported_dir
 
     model_dir = exported_dir(args.output)
     facts["evaluation"] = {

@@ -1,6 +1,6 @@
 """Publish a clip as a camera topic, at its frame rate, with optional scripted prompts.
 
-    python -m sam2_ros.player --frames-dir DIR | --video FILE | --synthetic SEED  [--rate 10] [--topic image]
+    python -m sam2_ros.tools.player --frames-dir DIR | --video FILE | --synthetic SEED  [--rate 10] [--topic image]
                               [--prompts prompts.yaml] [--loop]
 
 Each image is stamped with the time it is published; a prompt scripted for frame N is
@@ -43,7 +43,7 @@ def load_frames(args: argparse.Namespace) -> np.ndarray:
         if not frames:
             raise SystemExit(f"cannot read video {args.video}")
         return np.stack(frames)
-    from sam2_ros.synthetic import generate_clip
+    from sam2_ros.evaluation.synthetic import generate_clip
 
     return generate_clip(args.synthetic, num_frames=args.max_frames, height=args.height, width=args.width).frames
 
@@ -81,7 +81,7 @@ def prompt_message(item: dict[str, Any], header: Any) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.player", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.player", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--frames-dir", type=Path, help="folder of images, played in name order")
     source.add_argument("--video", type=Path, help="video file (read with OpenCV)")

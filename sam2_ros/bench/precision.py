@@ -1,8 +1,8 @@
 """How reduced precision changes tracking quality, on the shipped synthetic-trained model.
 
-    python -m sam2_ros.precision_bench [--clips 4] [--simulator-clips 2] [--output results.json]
+    python -m sam2_ros.bench.precision [--clips 4] [--simulator-clips 2] [--output results.json]
 
-Variants, all on the same held-out clips (``sam2_ros.evaluate``), side by side in one run:
+Variants, all on the same held-out clips (``sam2_ros.evaluation``), side by side in one run:
 
 - ``fp32``: the exported model on ONNX Runtime CPU (the reference; equals Meta's predictor);
 - ``fp32-static``: the static-shape (QNN-ready) ONNX graphs on the CPU;
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sam2_ros.evaluate import CONDITIONS, evaluate
+from sam2_ros.evaluation.evaluate import CONDITIONS, evaluate
 
 
 def _export(checkpoint: Path, config: Path, output: Path, *extra: str) -> Path:
@@ -98,7 +98,7 @@ def _row(name: str, report: dict, clips: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.precision_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.bench.precision", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="shipped model folder (default models/synthetic-128)")
     parser.add_argument("--clips", type=int, default=8, help="held-out clips per condition (CPU variants)")
     parser.add_argument("--simulator-clips", type=int, default=2, help="clips per condition on the HTP simulator")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    from sam2_ros import shipped
+    from sam2_ros.tools import shipped
 
     folder = args.model or shipped.SHIPPED_DIR
     shipped.verify(folder)

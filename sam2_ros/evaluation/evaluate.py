@@ -1,12 +1,12 @@
 """Tracking quality on held-out synthetic clips: IoU and J&F per frame, clean and occluded.
 
-    python -m sam2_ros.evaluate --model models/synthetic-128 [--reference] [--prompt box]
+    python -m sam2_ros.evaluation --model models/synthetic-128 [--reference] [--prompt box]
 
 Every tracked object is prompted once on frame 0 (a click at the point farthest inside its
 visible mask, or its box) and tracked for ``--frames`` frames through the engine, the same code
 the node runs. ``--reference`` also runs Meta's ``SAM2VideoPredictor`` on the same checkpoint
 (needs torch and ``sam2``) and reports both sides and how far their logits differ. Clips come
-from :mod:`sam2_ros.synthetic` with seeds far below the training seeds, so they are held out.
+from :mod:`sam2_ros.evaluation.synthetic` with seeds far below the training seeds, so they are held out.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 
 from sam2_ros.engine import image_ops
 from sam2_ros.engine.tracker import Sam2Tracker
-from sam2_ros.metrics import boundary_f, iou
-from sam2_ros.synthetic import SyntheticClip, generate_clip
+from sam2_ros.evaluation.metrics import boundary_f, iou
+from sam2_ros.evaluation.synthetic import SyntheticClip, generate_clip
 
 EVAL_SEED_START = 1000  # held out: training uses seeds >= sam2_ros.train.data.TRAIN_SEED_BASE
 CONDITIONS = ("clean", "occluded")
@@ -78,7 +78,7 @@ def track_engine(tracker: Sam2Tracker, clip: SyntheticClip, prompt: str) -> Trac
 
 def track_reference(predictor, clip: SyntheticClip, prompt: str) -> Track:
     """The same protocol through Meta's predictor (masks from its logits, resized like the engine)."""
-    from sam2_ros.reference import OfficialStream
+    from sam2_ros.evaluation.reference import OfficialStream
 
     stream = OfficialStream(predictor, clip.frames)
     height, width = clip.frames.shape[1:3]
@@ -180,7 +180,7 @@ def find_source(model_dir: Path, sha256: str | None, suffix: str) -> Path | None
 
 def _reference_predictor(model_dir: Path, tracker: Sam2Tracker):
     """Meta's predictor for the checkpoint and config the model directory was exported from."""
-    from sam2_ros.reference import build_official_predictor
+    from sam2_ros.evaluation.reference import build_official_predictor
 
     source = tracker.manifest.source
     checkpoint = find_source(model_dir, source.get("checkpoint_sha256"), ".pt")
@@ -203,7 +203,7 @@ def _agree(agreement: dict, engine: Track, reference: Track) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.evaluation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="model directory")
     parser.add_argument("--clips", type=int, default=8, help="held-out clips per condition")
     parser.add_argument("--frames", type=int, default=16, help="frames per clip")

@@ -14,9 +14,7 @@ from pathlib import Path
 
 from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import MANIFEST_NAME, sha256_of
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_DIR = REPO_ROOT / "models" / "synthetic-128"
+from sam2_ros.tools.resources import SHIPPED_MODEL_DIR as SHIPPED_DIR
 
 
 def card(folder: Path = SHIPPED_DIR) -> dict:
@@ -51,7 +49,7 @@ def exported_dir(folder: Path = SHIPPED_DIR, export: bool = True, quiet: bool = 
         if source.get("checkpoint_sha256") == facts["checkpoint_sha256"]:
             return target
     if not export:
-        raise ModelDirError(f"{target} is not exported yet: run python -m sam2_ros.shipped")
+        raise ModelDirError(f"{target} is not exported yet: run python -m sam2_ros.tools.shipped")
     from sam2_ros.export.cli import main as export_main
 
     print(f"[sam2_ros] exporting the shipped model to {target} (once, ~20 s) ...", flush=True)
@@ -63,7 +61,7 @@ def exported_dir(folder: Path = SHIPPED_DIR, export: bool = True, quiet: bool = 
 
 
 def main() -> int:
-    """``python -m sam2_ros.shipped``: export the shipped model and print its directory."""
+    """``python -m sam2_ros.tools.shipped``: export the shipped model and print its directory."""
     print(exported_dir(quiet=False))
     return 0
 

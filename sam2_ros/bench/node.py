@@ -1,6 +1,6 @@
 """Benchmark of the node's own cost: everything around the engine, over real DDS.
 
-``python -m sam2_ros.node_bench`` starts ``sam2_ros_node`` in its own process, publishes
+``python -m sam2_ros.bench.node`` starts ``sam2_ros_node`` in its own process, publishes
 frames slowly enough that none is dropped, and for each frame measures the end-to-end latency
 from image publish to mask receipt minus the engine's own time for that frame (the
 ``inference_latency`` the node reports), at 640x480 and 1280x720, with Fast DDS's default
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.node.process import start_node, stop_process
+from sam2_ros.tools.node_process import start_node, stop_process
 
 
 def cpu_seconds(pid: int) -> float:
@@ -39,8 +39,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from sam2_ros.evaluation.synthetic import generate_clip
     from sam2_ros.msg import Prompt, TrackedObjectArray
-    from sam2_ros.synthetic import generate_clip
 
     namespace = f"/node_bench_{os.getpid()}"
     node_proc = start_node(Path(args.model), namespace, dict(os.environ), Path(args.log), "input_reliability:=reliable")
@@ -153,7 +153,7 @@ def measure_hop(width: int, height: int, frames: int, env: dict[str, str]) -> di
 
     topic = f"/node_bench_hop_{os.getpid()}"
     sub = subprocess.Popen(
-        [sys.executable, "-m", "sam2_ros.node_bench", "--hop-subscriber", topic,
+        [sys.executable, "-m", "sam2_ros.bench.node", "--hop-subscriber", topic,
          "--hop-seconds", str(4 + frames * 0.2)],
         stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
@@ -176,7 +176,7 @@ def measure_hop(width: int, height: int, frames: int, env: dict[str, str]) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.node_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.bench.node", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: a seeded random 256 px model)")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             if transport != "default":
                 env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
             idle = args.idle_seconds if (width, height) == (640, 480) and transport == "default" else 0
-            cmd = [sys.executable, "-m", "sam2_ros.node_bench", "--child", "--model", str(model),
+            cmd = [sys.executable, "-m", "sam2_ros.bench.node", "--child", "--model", str(model),
                    "--frames", str(args.frames), "--idle-seconds", str(idle), "--width", str(width),
                    "--height", str(height), "--transport-name", transport,
                    "--log", str(args.workdir / f"node-{transport}-{width}.log")]  # fmt: skip

@@ -1,6 +1,6 @@
 """Seeded synthetic video: textured shapes that move, rotate, scale, enter, leave and occlude.
 
-One generator serves training (``sam2_ros.train``), evaluation (``sam2_ros.evaluate``), the
+One generator serves training (``sam2_ros.train``), evaluation (``sam2_ros.evaluation``), the
 tests, the benchmarks and the demo's built-in clip, so nothing here needs a download. Every
 frame comes with per-object ground-truth masks of the *visible* part (after occlusion).
 

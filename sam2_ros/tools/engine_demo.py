@@ -1,6 +1,6 @@
 """Engine demo: track prompted objects through a clip and write what the tracker saw.
 
-``python -m sam2_ros.engine_demo`` runs the streaming engine (no ROS) on the project's seeded
+``python -m sam2_ros.tools.engine_demo`` runs the streaming engine (no ROS) on the project's seeded
 synthetic clip (moving, occluding shapes) with scripted prompts, or on your own frames
 (``--frames-dir``) and prompts (``--prompts``). It writes to ``--output``:
 ``overlay.gif``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
@@ -27,8 +27,8 @@ import yaml
 from PIL import Image, ImageDraw
 
 from sam2_ros.engine import FrameResult, Sam2Tracker
-from sam2_ros.metrics import boundary_f, iou
-from sam2_ros.synthetic import generate_clip
+from sam2_ros.evaluation.metrics import boundary_f, iou
+from sam2_ros.evaluation.synthetic import generate_clip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PALETTE = np.array(
@@ -62,7 +62,7 @@ def find_model(explicit: Path | None) -> Path:
     """The model directory to run: ``explicit``, else the shipped synthetic-trained model."""
     if explicit is not None:
         return explicit
-    from sam2_ros.shipped import exported_dir
+    from sam2_ros.tools.shipped import exported_dir
 
     return exported_dir()
 
@@ -85,7 +85,7 @@ def load_frames(frames_dir: Path, limit: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.engine_demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.engine_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: the shipped models/synthetic-128)")
     parser.add_argument("--frames-dir", type=Path, help="folder of frames to track instead of the synthetic clip")
     parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame (see docs/ENGINE.md)")

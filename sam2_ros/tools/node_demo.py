@@ -1,6 +1,6 @@
 """The main job: a clip, played as a camera, through the real node, recorded to a folder.
 
-``python -m sam2_ros.demo`` starts ``sam2_ros_node`` (its own process, the launch file's
+``python -m sam2_ros.tools.node_demo`` starts ``sam2_ros_node`` (its own process, the launch file's
 parameters), starts the player (another process) publishing the clip at its frame rate with
 scripted prompts, records what the node publishes, and writes to ``--output``:
 ``overlay.mp4``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.engine_demo import find_model
-from sam2_ros.node.process import start_node, stop_process
+from sam2_ros.tools.engine_demo import find_model
+from sam2_ros.tools.node_process import start_node, stop_process
+from sam2_ros.tools.resources import DEMO_PROMPTS as DEFAULT_PROMPTS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PROMPTS = REPO_ROOT / "config" / "demo_prompts.yaml"
 DEMO_CLIP = {"seed": 11, "height": 480, "width": 640}  # the clip config/demo_prompts.yaml is written for
 
 
@@ -119,7 +118,7 @@ def _stamp_ns(stamp: Any) -> int:
 
 def quality_vs_ground_truth(recorder: Recorder, clip: Any) -> dict | None:
     """IoU and J&F of the published label images against the synthetic clip's visible masks."""
-    from sam2_ros.metrics import boundary_f, iou
+    from sam2_ros.evaluation.metrics import boundary_f, iou
 
     with recorder.lock:
         frame_of = {stamp: i for i, stamp in enumerate(recorder.input_stamps)}
@@ -210,7 +209,7 @@ def write_outputs(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.node_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: the shipped models/synthetic-128)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", type=Path, help="video file to play instead of the synthetic clip")
@@ -239,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     recorder = Recorder(namespace)
     player_cmd = [
-        *(sys.executable, "-m", "sam2_ros.player", "--rate", str(args.rate), "--max-frames", str(args.max_frames)),
+        *(sys.executable, "-m", "sam2_ros.tools.player"),
+        *("--rate", str(args.rate), "--max-frames", str(args.max_frames)),
         *("--topic", f"{namespace}/image", "--prompt-topic", f"{namespace}/prompt", "--wait-subscribers", "60"),
         *("--min-subscribers", "2"),  # the node and this recorder: the recorder must see frame 0
     ]
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_process(node)
     clip = None
     if not (args.video or args.frames):
-        from sam2_ros.synthetic import generate_clip
+        from sam2_ros.evaluation.synthetic import generate_clip
 
         clip = generate_clip(DEMO_CLIP["seed"], args.max_frames, DEMO_CLIP["height"], DEMO_CLIP["width"])
     summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip)

@@ -46,9 +46,9 @@ def peak_rss_mb() -> float:
 # ---------------------------------------------------------------------------- models
 def prepare_model(workdir: Path, config: str, image_size: int, seed: int = 0) -> tuple[Path, Path]:
     """A seeded random checkpoint and its exported model directory (cached in ``workdir``)."""
+    from sam2_ros.evaluation.reference import make_random_checkpoint
     from sam2_ros.export.builder import build_model
     from sam2_ros.export.writer import write_model_dir
-    from sam2_ros.reference import make_random_checkpoint
 
     ckpt = workdir / f"{config}-{image_size}-seed{seed}.pt"
     model_dir = workdir / f"{config}-{image_size}-seed{seed}"
@@ -201,7 +201,7 @@ def run_official(
     """Per-frame stage timings and outputs of the official predictor, driven as a stream."""
     import torch
 
-    from sam2_ros.reference import OfficialStream, build_official_predictor
+    from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 
     predictor = build_official_predictor(checkpoint, config, image_size)
     stream = OfficialStream(predictor, clip.frames, workdir=workdir)
@@ -242,7 +242,7 @@ def rss_worker(
     kind: str, model_dir: str, checkpoint: str, config: str, image_size: int, frames: list[int], threads: int
 ) -> None:
     """Run a long stream in this process and print JSON lines of RSS at the given frames."""
-    from sam2_ros.synthetic import generate_clip
+    from sam2_ros.evaluation.synthetic import generate_clip
 
     clip = generate_clip(7, num_frames=30, height=240, width=320)
     marks = set(frames)
@@ -264,7 +264,7 @@ def rss_worker(
         return
     import torch
 
-    from sam2_ros.reference import OfficialStream, build_official_predictor
+    from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 
     torch.set_num_threads(threads)
     long_frames = np.concatenate([clip.frames] * (max(frames) // len(clip.frames) + 1))[: max(frames)]
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from sam2_ros.synthetic import generate_clip
+    from sam2_ros.evaluation.synthetic import generate_clip
 
     os.environ.setdefault("TQDM_DISABLE", "1")
     torch.set_num_threads(args.threads)

@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PARAMS_FILE = REPO_ROOT / "config" / "sam2_ros.yaml"
+from sam2_ros.tools.resources import PARAMS_FILE
 
 
 def start_node(model: Path, namespace: str, env: dict[str, str], log: Path, *params: str) -> subprocess.Popen:
