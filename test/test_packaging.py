@@ -49,7 +49,7 @@ def test_demo_reads_scripted_prompts(model_small, tmp_path):
 
 def test_node_demo_end_to_end(tmp_path):
     """The README's main job with its defaults: the shipped model, player -> node -> recorder over DDS."""
-    from sam2_ros.tools import demo as node_demo
+    from sam2_ros.tools import node_demo
 
     out = tmp_path / "node_demo"
     assert node_demo.main(["--max-frames", "12", "--rate", "4", "--output", str(out)]) == 0
