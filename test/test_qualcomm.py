@@ -38,7 +38,7 @@ def component_inputs(model_dir, names=("memory_encoder", "mask_decoder.points1",
     tracker = Sam2Tracker.from_model_dir(model_dir, threads=2)
     clip = generate_clip(1000, num_frames=1, height=128, width=128, num_objects=1)
     tracker.track(clip.frames[0])
-    f = tracker._features
+    f = tracker._history[-1].features
     rng = np.random.default_rng(0)
     shared = {"image_embeddings": f.embeddings, "high_res_feats_0": f.high_res_0, "high_res_feats_1": f.high_res_1}
     feeds = {

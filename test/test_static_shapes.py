@@ -34,7 +34,7 @@ def test_static_bank_reproduces_the_dynamic_one(model_small, static_model):
     clip = generate_clip(2, num_frames=20)
     dynamic = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
     static = Sam2Tracker.from_model_dir(static_model, threads=2)
-    assert static._static_bank == (7, 64) and dynamic._static_bank is None  # two different graphs
+    assert static._runner.static_bank == (7, 64) and dynamic._runner.static_bank is None  # two different graphs
     for t in range(20):
         results = [tracker.track(clip.frames[t]) for tracker in (dynamic, static)]
         if t == 0:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
+from sam2_ros.engine.results import mask_statistics
 from sam2_ros.evaluation.synthetic import generate_clip
 
 
@@ -40,16 +41,17 @@ def test_frame_result_fields(tracker, clip):
         assert obj.mask[y0:y1, x0:x1].sum() == obj.area
         assert x0 <= obj.centroid[0] < x1 and y0 <= obj.centroid[1] < y1
     assert obj.visible == (obj.object_score > 0)
-    assert 0.0 <= obj.presence_probability <= 1.0
-    assert not obj.prompted and result.objects[2].area >= 0
-    for stage in ("preprocess", "image_encoder", "memory_attention", "mask_decoder", "memory_encoder", "postprocess"):
-        assert result.timings[stage] >= 0.0
-    assert result.timings["memory_attention"] > 0
+    assert obj.presence_probability == pytest.approx(1.0 / (1.0 + np.exp(-obj.object_score)))
+    assert not obj.prompted and not result.objects[2].prompted
+    np.testing.assert_array_equal(obj.mask, obj.mask_logits() > 0.0)
+    stages = ("preprocess", "image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
+    assert all(result.timings[stage] > 0 for stage in stages), result.timings
+    assert result.timings["total"] == pytest.approx(sum(result.timings[stage] for stage in stages))
 
 
 def test_encoder_runs_once_per_frame_for_all_objects(tracker, clip):
     calls = []
-    encoder = tracker._components["image_encoder"]
+    encoder = tracker._runner.components["image_encoder"]
     original = encoder.run
     encoder.run = lambda feeds: calls.append(1) or original(feeds)
     _prompted(tracker, clip)
@@ -191,3 +193,48 @@ def test_memory_stays_bounded_on_a_long_stream(tracker, clip):
     # the bank fills up within max_obj_ptrs frames, then stays the same size
     assert sizes[20] == sizes[-1]
     assert max(sizes[20:]) == min(sizes[20:])
+
+
+def test_prompts_land_on_the_frame_named_by_its_key(model_small, clip):
+    """Frames named by the caller's keys (e.g. stamps): a prompt at a key equals one by index."""
+    by_key = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2, prompt_history=3)
+    by_index = by_key.spawn()
+    for t in range(4):
+        by_key.track(clip.frames[t], key=1000 + 10 * t)
+        by_index.track(clip.frames[t])
+    assert by_key.cached_keys == [1010, 1020, 1030] and by_index.cached_keys == [1, 2, 3]
+    assert by_key.cached_frames == by_index.cached_frames == [1, 2, 3]
+    a = by_key.add_prompt(1, points=[clip.first_visible_point(1, 2)], labels=[1], at=1020)
+    b = by_index.add_prompt(1, points=[clip.first_visible_point(1, 2)], labels=[1], frame_idx=2)
+    assert a.key == 1030 and a.frame_idx == b.frame_idx == 3
+    np.testing.assert_array_equal(a.objects[1].low_res_logits, b.objects[1].low_res_logits)
+    with pytest.raises(InvalidInputError, match="not cached"):
+        by_key.add_prompt(2, box=clip.box(2), at=1000)  # evicted
+    with pytest.raises(InvalidInputError, match="not both"):
+        by_key.add_prompt(2, box=clip.box(2), at=1030, frame_idx=3)
+    assert by_key.object_ids == [1]
+
+
+def test_results_are_computed_at_full_size_only_when_asked(tracker, clip):
+    result = _prompted(tracker, clip).track(clip.frames[1])
+    obj = result.objects[1]
+    assert "mask" not in obj.__dict__  # nothing full-size was made while tracking
+    mask = obj.mask
+    assert obj.mask is mask and obj.area == int(mask.sum())
+    assert (obj.bbox, obj.area, obj.centroid) == mask_statistics(mask)
+
+
+def test_label_image_resolves_overlaps_by_logit(tracker, clip):
+    """Every pixel goes to the visible object with the highest logit above the threshold (ties: lower id)."""
+    _prompted(tracker, clip)
+    # a third object prompted over object 1, so masks overlap
+    tracker.add_prompt(3, box=clip.box(1))
+    for t in range(1, 3):
+        result = tracker.track(clip.frames[t])
+    labels = result.label_image()
+    ids = sorted(i for i, o in result.objects.items() if o.visible)
+    logits = np.stack([np.where(result.objects[i].mask, result.objects[i].mask_logits(), -np.inf) for i in ids])
+    expected = np.where(np.isfinite(logits.max(axis=0)), np.array(ids, np.uint8)[np.argmax(logits, axis=0)], 0)
+    overlap = (np.isfinite(logits).sum(axis=0) > 1).sum()
+    assert overlap > 0, "the scenario must have overlapping masks"
+    np.testing.assert_array_equal(labels, expected)

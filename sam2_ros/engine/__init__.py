@@ -1,4 +1,9 @@
-"""The ROS-free SAM 2 streaming engine (numpy + a backend; no torch, no rclpy)."""
+"""The ROS-free SAM 2 streaming engine (numpy + a backend; no torch, no rclpy).
+
+Rooms: ``tracker`` (state and public API), ``propagation`` (SAM 2's per-object steps),
+``runner`` (the exported components, one call per stage), ``memory`` (what is kept and
+selected), ``prompts`` (input checks), ``results`` (what a frame returns), ``backends``.
+"""
 
 from sam2_ros.engine.errors import (
     BackendError,

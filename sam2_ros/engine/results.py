@@ -1,13 +1,24 @@
-"""What the tracker returns for a frame."""
+"""What the tracker returns for a frame, computed at full resolution only when asked for.
+
+A result keeps each object's low-resolution logits (SAM 2's ``pred_masks``); the full-size
+mask, its box, area and centroid are computed on first access, and the label image resolves
+overlaps from the logits one object at a time, so no full-size float map per object is kept.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
+from sam2_ros.engine import image_ops
 
-@dataclass(frozen=True)
+BBox = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
 class ObjectResult:
     """One object on one frame.
 
@@ -16,16 +27,13 @@ class ObjectResult:
     """
 
     obj_id: int
-    mask: np.ndarray  # HxW bool, at the input image's resolution
-    mask_logits: np.ndarray  # HxW float32: the low-res logits resized to the input (mask = logits > threshold)
     low_res_logits: np.ndarray  # [S/4, S/4] float32 (SAM 2's pred_masks)
     predicted_iou: float
     object_score: float  # logit; > 0 means the object is present
     object_pointer: np.ndarray  # [hidden_dim] float32
     prompted: bool  # this frame's output came from a prompt, not from tracking
-    bbox: tuple[int, int, int, int] | None
-    area: int
-    centroid: tuple[float, float] | None
+    image_size: tuple[int, int]  # (height, width) of the input image
+    mask_threshold: float = 0.0
 
     @property
     def visible(self) -> bool:
@@ -37,6 +45,35 @@ class ObjectResult:
         """Sigmoid of the object score."""
         return float(1.0 / (1.0 + np.exp(-np.clip(self.object_score, -80.0, 80.0))))
 
+    def mask_logits(self) -> np.ndarray:
+        """HxW float32 logits at the input's resolution (computed anew on each call, not kept)."""
+        height, width = self.image_size
+        return image_ops.resize_float(self.low_res_logits, height, width)
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """HxW bool at the input's resolution: ``mask_logits() > mask_threshold``."""
+        return self.mask_logits() > self.mask_threshold
+
+    @cached_property
+    def _statistics(self) -> tuple[BBox | None, int, tuple[float, float] | None]:
+        return mask_statistics(self.mask)
+
+    @property
+    def bbox(self) -> BBox | None:
+        """Bounding box of the mask (x1/y1 exclusive), None when empty."""
+        return self._statistics[0]
+
+    @property
+    def area(self) -> int:
+        """Mask pixels."""
+        return self._statistics[1]
+
+    @property
+    def centroid(self) -> tuple[float, float] | None:
+        """Mean (x, y) of the mask's pixels, None when empty."""
+        return self._statistics[2]
+
 
 @dataclass(frozen=True)
 class FrameResult:
@@ -46,9 +83,35 @@ class FrameResult:
     image_size: tuple[int, int]  # (height, width)
     objects: dict[int, ObjectResult]
     timings: dict[str, float] = field(default_factory=dict)
+    key: Hashable = None  # the caller's name for the frame (track(image, key=...))
+
+    def label_image(self) -> np.ndarray:
+        """HxW uint8: pixel = id of the visible object there, 0 = background.
+
+        Where masks overlap, the object with the higher mask logit wins (ties: the lower id).
+        """
+        height, width = self.image_size
+        labels = np.zeros((height, width), np.uint8)
+        best: np.ndarray | None = None  # the winning logit so far, -inf where no object
+        for obj_id in sorted(self.objects):
+            obj = self.objects[obj_id]
+            if not obj.visible:
+                continue
+            logits = obj.mask_logits()
+            inside = logits > obj.mask_threshold
+            if "mask" not in obj.__dict__:  # the mask is computed here anyway: keep it for obj.mask
+                obj.__dict__["mask"] = inside
+            if best is None:
+                best = np.where(inside, logits, -np.inf).astype(np.float32)
+                labels[inside] = obj_id
+                continue
+            wins = inside & (logits > best)
+            labels[wins] = obj_id
+            best[wins] = logits[wins]
+        return labels
 
 
-def mask_statistics(mask: np.ndarray) -> tuple[tuple[int, int, int, int] | None, int, tuple[float, float] | None]:
+def mask_statistics(mask: np.ndarray) -> tuple[BBox | None, int, tuple[float, float] | None]:
     """bbox (x1/y1 exclusive), area and centroid of a boolean mask."""
     area = int(mask.sum())
     if area == 0:

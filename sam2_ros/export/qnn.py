@@ -16,7 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sam2_ros.engine.errors import ExportError
+from sam2_ros.engine.backends.qnn_backend import qnn_runtime
+from sam2_ros.engine.errors import BackendError, ExportError
 from sam2_ros.engine.manifest import Manifest, QnnBinary, sha256_of
 
 LOG = logging.getLogger("sam2_ros.export")
@@ -33,22 +34,13 @@ BINARY_DIR = "models"
 
 
 def qnn_provider() -> Any:
-    """(onnxruntime, onnxruntime_qnn, QNN EP devices), registering the plugin EP once."""
+    """(onnxruntime, onnxruntime_qnn, QNN EP devices); ExportError if onnxruntime-qnn is missing."""
     try:
-        import onnxruntime as ort
-        import onnxruntime_qnn
-    except ImportError as exc:
+        return qnn_runtime()
+    except BackendError as exc:
         raise ExportError(
-            "compiling for QNN needs onnxruntime-qnn: pip install -r requirements/qnn.txt "
-            "(x86_64 Linux, Python >= 3.11; see docs/QUALCOMM.md for the QNN SDK / AIMO alternatives)"
+            f"compiling for QNN needs onnxruntime-qnn: {exc} (see docs/QUALCOMM.md for the QNN SDK / AIMO alternatives)"
         ) from exc
-    name = "QNNExecutionProvider"
-    if not any(d.ep_name == name for d in ort.get_ep_devices()):
-        ort.register_execution_provider_library(name, onnxruntime_qnn.get_library_path())
-    devices = [d for d in ort.get_ep_devices() if d.ep_name == name]
-    if not devices:
-        raise ExportError("onnxruntime-qnn is installed but offers no QNN device")
-    return ort, onnxruntime_qnn, devices
 
 
 def compile_component(

@@ -42,6 +42,7 @@ class _Recorder(Component):
 def calibration_samples(model_dir: Path, manifest: Manifest, clips: int = 4, frames: int = 6, limit: int = 48):
     """Inputs of every component while the fp32 model tracks seeded synthetic clips."""
     from sam2_ros.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from sam2_ros.engine.runner import ModelRunner
     from sam2_ros.engine.tracker import Sam2Tracker
     from sam2_ros.evaluation.synthetic import generate_clip
 
@@ -49,7 +50,7 @@ def calibration_samples(model_dir: Path, manifest: Manifest, clips: int = 4, fra
         host = {k: np.asarray(npz[k], np.float32) for k in npz.files}
     backend = OnnxRuntimeBackend()
     recorders = {name: _Recorder(backend.load(model_dir, spec), limit) for name, spec in manifest.components.items()}
-    tracker = Sam2Tracker(manifest, host, recorders, "onnxruntime")
+    tracker = Sam2Tracker(ModelRunner(manifest, host, recorders))
     sizes = set(manifest.decoder_points())
     for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + clips):
         clip = generate_clip(seed, num_frames=frames, num_objects=4, occlusion=True)

@@ -11,6 +11,7 @@ Options: ``backend_path`` (default: the HTP library shipped with onnxruntime-qnn
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sam2_ros.engine.backends.base import Backend, Component
 from sam2_ros.engine.backends.onnxruntime_backend import OnnxRuntimeComponent, check_interface
@@ -23,6 +24,22 @@ INSTALL_HINT = (
 )
 
 
+def qnn_runtime() -> tuple[Any, Any, list[Any]]:
+    """(onnxruntime, onnxruntime_qnn, QNN EP devices), registering the plugin EP once."""
+    try:
+        import onnxruntime as ort
+        import onnxruntime_qnn
+    except ImportError as exc:
+        raise BackendError(f"{INSTALL_HINT} ({exc})") from exc
+    name = "QNNExecutionProvider"
+    if not any(d.ep_name == name for d in ort.get_ep_devices()):
+        ort.register_execution_provider_library(name, onnxruntime_qnn.get_library_path())
+    devices = [d for d in ort.get_ep_devices() if d.ep_name == name]
+    if not devices:
+        raise BackendError("onnxruntime-qnn is installed but offers no QNN device")
+    return ort, onnxruntime_qnn, devices
+
+
 class QnnBackend(Backend):
     """Loads ``qnn.epcontext`` wrappers of QNN context binaries with onnxruntime-qnn."""
 
@@ -31,9 +48,9 @@ class QnnBackend(Backend):
     def __init__(self, threads=None, options=None) -> None:
         super().__init__(threads, options)
         try:
-            from sam2_ros.export.qnn import qnn_provider
-
-            self._ort, self._qnn, self._devices = qnn_provider()
+            self._ort, self._qnn, self._devices = qnn_runtime()
+        except BackendError:
+            raise
         except Exception as exc:
             raise BackendError(f"{INSTALL_HINT} ({exc})") from exc
 
