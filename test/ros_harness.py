@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-PARAMS_FILE = REPO / "config" / "sam2_ros.yaml"
+from sam2_ros.tools.resources import PARAMS_FILE  # noqa: F401 - the node tests import it from here
 
 
 def ros_environment() -> dict[str, str]:

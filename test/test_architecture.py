@@ -57,5 +57,10 @@ def test_package_imports_only_lower_layers(package):
 
 def test_the_check_sees_a_forbidden_import(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from sam2_ros.export.qnn import compile_model_dir\n    import sam2_ros.node.node\n")
+    source = (
+        "def f():\n"
+        "    from sam2_ros.export.qnn import compile_model_dir\n"
+        "    import sam2_ros.node.node\n"
+    )
+    module.write_text(source)
     assert sam2_ros_imports(module) == {"export", "node"}

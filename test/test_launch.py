@@ -7,7 +7,8 @@ import importlib.util
 
 import pytest
 import yaml
-from ros_harness import REPO
+
+from sam2_ros.tools.resources import REPO_ROOT as REPO
 
 LAUNCH_FILE = REPO / "launch" / "sam2_ros.launch.py"
 

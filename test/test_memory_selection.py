@@ -65,7 +65,8 @@ def test_bank_stays_bounded(max_cond):
         bank = bank.with_memory(_mem(t), conditioning=(t % 50 == 0))
         # every memory the next frame selects is still there
         sel = policy.select(t + 1, bank)
-        full = policy.select_frames(t + 1, [c for c in range(0, t + 1, 50)], set(range(t + 1)) - set(range(0, t + 1, 50)))
+        prompted = list(range(0, t + 1, 50))
+        full = policy.select_frames(t + 1, prompted, set(range(t + 1)) - set(prompted))
         assert sel == full
         for frame, _ in sel.spatial:
             assert bank.get(frame).features is not None

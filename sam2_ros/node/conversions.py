@@ -10,18 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from sam2_ros.engine import FrameResult
 from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
+from sam2_ros.node.objects import ObjectRegistry
+from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration, stamp_to_ns
 
 SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
-PALETTE = np.array(
-    [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240]],
-    np.uint8,
-)
 
 
 class ConversionError(ValueError):
@@ -97,6 +95,13 @@ def compressed_to_rgb(msg: CompressedImage, max_pixels: int) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
+def to_rgb(msg: Image | CompressedImage, max_pixels: int) -> np.ndarray:
+    """A raw or compressed image message as HxWx3 uint8 RGB."""
+    if isinstance(msg, CompressedImage):
+        return compressed_to_rgb(msg, max_pixels)
+    return image_to_rgb(msg, max_pixels)
+
+
 def mask_prompt_to_array(msg: Image, height: int, width: int) -> np.ndarray:
     """A mono8 mask prompt as an HxW bool array of the image's size."""
     if msg.encoding != "mono8":
@@ -143,27 +148,8 @@ def prompt_from_msg(msg: Prompt) -> PromptRequest:
             mask_msg = msg.mask
         if points is None and box is None and mask_msg is None:
             raise ConversionError("empty prompt: no points, no box, no mask")
-    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    stamp_ns = stamp_to_ns(msg.header.stamp)
     return PromptRequest(msg.action, msg.object_id, msg.label, msg.stream, stamp_ns, points, labels, box, mask_msg)
-
-
-def label_image(result: FrameResult, height: int, width: int) -> np.ndarray:
-    """mono8 label image: pixel = object id, 0 = background.
-
-    Overlaps: the object with the higher mask logit at that pixel wins (ties: lower id).
-    """
-    visible = [(obj_id, obj) for obj_id, obj in sorted(result.objects.items()) if obj.visible and obj.area]
-    labels = np.zeros((height, width), np.uint8)
-    count = np.zeros((height, width), np.uint8)
-    for obj_id, obj in visible:
-        labels[obj.mask] = obj_id
-        count += obj.mask
-    ys, xs = np.nonzero(count > 1)
-    if len(ys):  # only overlapping pixels need the logits
-        scores = np.stack([np.where(obj.mask[ys, xs], obj.mask_logits[ys, xs], -np.inf) for _, obj in visible])
-        ids = np.array([obj_id for obj_id, _ in visible], np.uint8)
-        labels[ys, xs] = ids[np.argmax(scores, axis=0)]
-    return labels
 
 
 def mono8_msg(array: np.ndarray, header) -> Image:
@@ -184,37 +170,19 @@ def rgb8_msg(array: np.ndarray, header) -> Image:
 
 def overlay(rgb: np.ndarray, result: FrameResult, labels_by_id: dict[int, str]) -> np.ndarray:
     """The image with coloured masks, boxes, ids and labels (for RViz)."""
-    from PIL import Image as PILImage
-    from PIL import ImageDraw
+    from sam2_ros.engine.drawing import draw_overlay
 
-    out = rgb.astype(np.float32)
-    for obj_id, obj in result.objects.items():
-        if obj.visible and obj.area:
-            out[obj.mask] = 0.45 * out[obj.mask] + 0.55 * PALETTE[(obj_id - 1) % len(PALETTE)]
-    image = PILImage.fromarray(out.astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    for obj_id, obj in result.objects.items():
-        if obj.visible and obj.bbox:
-            colour = tuple(int(c) for c in PALETTE[(obj_id - 1) % len(PALETTE)])
-            draw.rectangle(obj.bbox, outline=colour, width=2)
-            text = f"{obj_id} {labels_by_id.get(obj_id, '')}".strip()
-            draw.text((obj.bbox[0] + 3, obj.bbox[1] + 2), text, fill=(255, 255, 255))
-    return np.asarray(image)
+    return draw_overlay(rgb, result, labels_by_id)
 
 
 def tracked_objects_msg(
-    result: FrameResult,
-    header,
-    stream: str,
-    labels_by_id: dict[int, str],
-    frames_tracked: dict[int, int],
-    last_seen: dict[int, Time],
-    latency_s: float,
+    result: FrameResult, header, stream: str, objects: ObjectRegistry, latency_s: float
 ) -> TrackedObjectArray:
-    """The frame's TrackedObjectArray."""
+    """The frame's TrackedObjectArray; labels, frames tracked and last seen come from ``objects``."""
     msg = TrackedObjectArray(header=header, stream=stream, height=result.image_size[0], width=result.image_size[1])
     for obj_id, obj in result.objects.items():
-        item = TrackedObject(object_id=obj_id, label=labels_by_id.get(obj_id, ""), visible=bool(obj.visible))
+        record = objects.get(obj_id)
+        item = TrackedObject(object_id=obj_id, label=record.label, visible=bool(obj.visible))
         item.presence_probability = float(obj.presence_probability)
         item.predicted_iou = float(obj.predicted_iou)
         if obj.bbox and obj.visible:
@@ -222,9 +190,8 @@ def tracked_objects_msg(
             item.bbox = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
             item.centroid = Point(x=float(obj.centroid[0]), y=float(obj.centroid[1]), z=0.0)
             item.area = int(obj.area)
-        item.frames_tracked = int(frames_tracked.get(obj_id, 0))
-        item.last_seen = last_seen.get(obj_id, Time())
+        item.frames_tracked = record.frames_tracked
+        item.last_seen = ns_to_stamp(record.last_seen_ns) if record.last_seen_ns is not None else Time()
         msg.objects.append(item)
-    sec = int(latency_s)
-    msg.inference_latency = Duration(sec=sec, nanosec=int((latency_s - sec) * 1e9))
+    msg.inference_latency = seconds_to_duration(latency_s)
     return msg

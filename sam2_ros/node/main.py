@@ -1,15 +1,31 @@
-"""``sam2_ros_node`` entry point."""
+"""``sam2_ros_node`` entry point: the node on a multi-threaded executor until Ctrl-C or shutdown."""
 
 from __future__ import annotations
 
 import sys
 
 
-def main() -> int:
+def main(args: list[str] | None = None) -> int:
     """Run the node (arguments such as ``--ros-args -p model_dir:=...`` are passed to rclpy)."""
-    from sam2_ros.node.node import main as node_main
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
-    return node_main(sys.argv)
+    from sam2_ros.node.node import Sam2RosNode
+
+    rclpy.init(args=sys.argv if args is None else args)
+    node = Sam2RosNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        node.autostart()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
 
 
 if __name__ == "__main__":

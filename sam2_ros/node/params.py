@@ -6,84 +6,118 @@ except what they deliberately override.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
-# name: (default, type, description, read_only, (min, max) or None)
-PARAMETERS: dict[str, tuple[Any, int, str, bool, tuple[float, float] | None]] = {
-    "model_dir": ("", ParameterType.PARAMETER_STRING, "model directory written by sam2-ros-export", True, None),
-    "backend": (
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One declared parameter. ``range`` is (min, max) for integer and double parameters."""
+
+    name: str
+    default: Any
+    type: int  # rcl_interfaces ParameterType
+    description: str
+    read_only: bool
+    range: tuple[float, float] | None = None
+
+    def descriptor(self) -> ParameterDescriptor:
+        """The ParameterDescriptor the node declares."""
+        desc = ParameterDescriptor(
+            name=self.name, type=self.type, description=self.description, read_only=self.read_only
+        )
+        if self.range is not None and self.type == ParameterType.PARAMETER_INTEGER:
+            desc.integer_range = [IntegerRange(from_value=int(self.range[0]), to_value=int(self.range[1]), step=1)]
+        elif self.range is not None and self.type == ParameterType.PARAMETER_DOUBLE:
+            desc.floating_point_range = [
+                FloatingPointRange(from_value=float(self.range[0]), to_value=float(self.range[1]))
+            ]
+        return desc
+
+
+_STR, _INT, _DOUBLE = ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_DOUBLE
+_BOOL, _STR_ARRAY = ParameterType.PARAMETER_BOOL, ParameterType.PARAMETER_STRING_ARRAY
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("model_dir", "", _STR, "model directory written by sam2-ros-export", True),
+    ParameterSpec(
+        "backend",
         "onnxruntime",
-        ParameterType.PARAMETER_STRING,
+        _STR,
         "inference backend: onnxruntime, qnn (onnxruntime-qnn) or aidlite (APLUX AidLite on the device)",
         True,
-        None,
     ),
-    "aidlite_accelerator": (
+    ParameterSpec(
+        "aidlite_accelerator",
         "dsp",
-        ParameterType.PARAMETER_STRING,
+        _STR,
         "with backend aidlite: where the QNN context binaries run (dsp, cpu or gpu)",
         True,
-        None,
     ),
-    "backend_threads": (0, ParameterType.PARAMETER_INTEGER, "backend threads; 0 = backend default", True, (0, 256)),
-    "image_topics": (
-        ["image"],
-        ParameterType.PARAMETER_STRING_ARRAY,
-        "camera image topics, one stream each (all share one loaded model)",
-        True,
-        None,
+    ParameterSpec("backend_threads", 0, _INT, "backend threads; 0 = backend default", True, (0, 256)),
+    ParameterSpec(
+        "image_topics", ["image"], _STR_ARRAY, "camera image topics, one stream each (all share one loaded model)", True
     ),
-    "image_transport": ("raw", ParameterType.PARAMETER_STRING, "raw (sensor_msgs/Image) or compressed", True, None),
-    "input_reliability": (
-        "best_effort",
-        ParameterType.PARAMETER_STRING,
-        "image subscription reliability: best_effort or reliable",
-        True,
-        None,
+    ParameterSpec("image_transport", "raw", _STR, "raw (sensor_msgs/Image) or compressed", True),
+    ParameterSpec(
+        "input_reliability", "best_effort", _STR, "image subscription reliability: best_effort or reliable", True
     ),
-    "input_depth": (1, ParameterType.PARAMETER_INTEGER, "image subscription queue depth", True, (1, 100)),
-    "max_objects": (16, ParameterType.PARAMETER_INTEGER, "most objects tracked per stream", False, (1, 255)),
-    "mask_threshold": (0.0, ParameterType.PARAMETER_DOUBLE, "mask logit threshold", False, (-20.0, 20.0)),
-    "publish_overlay": (True, ParameterType.PARAMETER_BOOL, "publish the overlay image when subscribed", False, None),
-    "prompt_frame_cache": (
+    ParameterSpec("input_depth", 1, _INT, "image subscription queue depth", True, (1, 100)),
+    ParameterSpec("max_objects", 16, _INT, "most objects tracked per stream", False, (1, 255)),
+    ParameterSpec("mask_threshold", 0.0, _DOUBLE, "mask logit threshold", False, (-20.0, 20.0)),
+    ParameterSpec("publish_overlay", True, _BOOL, "publish the overlay image when subscribed", False),
+    ParameterSpec(
+        "prompt_frame_cache",
         4,
-        ParameterType.PARAMETER_INTEGER,
+        _INT,
         "recent frames whose encodings are kept so late prompts land on their own image",
         True,
         (1, 16),
     ),
-    "prompt_wait_s": (
+    ParameterSpec(
+        "prompt_wait_s",
         0.5,
-        ParameterType.PARAMETER_DOUBLE,
+        _DOUBLE,
         "how long a prompt stamped ahead of the last processed image waits for that image",
         False,
         (0.0, 10.0),
     ),
-    "max_image_pixels": (
-        4096 * 4096,
-        ParameterType.PARAMETER_INTEGER,
-        "larger images are rejected",
-        False,
-        (1, 1 << 28),
-    ),
-    "diagnostics_period_s": (1.0, ParameterType.PARAMETER_DOUBLE, "diagnostics publish period", True, (0.1, 60.0)),
-    "autostart": (True, ParameterType.PARAMETER_BOOL, "configure and activate on start", True, None),
-}
+    ParameterSpec("max_image_pixels", 4096 * 4096, _INT, "larger images are rejected", False, (1, 1 << 28)),
+    ParameterSpec("diagnostics_period_s", 1.0, _DOUBLE, "diagnostics publish period", True, (0.1, 60.0)),
+    ParameterSpec("autostart", True, _BOOL, "configure and activate on start", True),
+)
+SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
 def descriptor(name: str) -> ParameterDescriptor:
     """The ParameterDescriptor of ``name``."""
-    _, ptype, text, read_only, bounds = PARAMETERS[name]
-    desc = ParameterDescriptor(name=name, type=ptype, description=text, read_only=read_only)
-    if bounds is not None and ptype == ParameterType.PARAMETER_INTEGER:
-        desc.integer_range = [IntegerRange(from_value=int(bounds[0]), to_value=int(bounds[1]), step=1)]
-    elif bounds is not None and ptype == ParameterType.PARAMETER_DOUBLE:
-        desc.floating_point_range = [FloatingPointRange(from_value=float(bounds[0]), to_value=float(bounds[1]))]
-    return desc
+    return SPECS[name].descriptor()
+
+
+@dataclass(frozen=True)
+class RuntimeParams:
+    """The parameters that may change at run time, read once per worker job."""
+
+    max_objects: int
+    mask_threshold: float
+    publish_overlay: bool
+    prompt_wait_s: float
+    max_image_pixels: int
+
+
+def read_runtime(get: Callable[[str], Any]) -> RuntimeParams:
+    """A snapshot of the run-time parameters; ``get(name)`` returns a parameter value."""
+    return RuntimeParams(
+        max_objects=int(get("max_objects")),
+        mask_threshold=float(get("mask_threshold")),
+        publish_overlay=bool(get("publish_overlay")),
+        prompt_wait_s=float(get("prompt_wait_s")),
+        max_image_pixels=int(get("max_image_pixels")),
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,7 @@ class NodeConfig:
     backend_threads: int | None
     backend_options: dict[str, Any]
     image_topics: tuple[str, ...]
+    stream_names: tuple[str, ...]  # one per image topic (see stream_name)
     image_transport: str
     input_reliability: str
     input_depth: int
@@ -102,7 +137,7 @@ class NodeConfig:
     diagnostics_period_s: float
 
 
-def read_config(get: Any) -> NodeConfig:
+def read_config(get: Callable[[str], Any]) -> NodeConfig:
     """Build and check the configuration; ``get(name)`` returns a parameter value."""
     model_dir = str(get("model_dir")).strip()
     if not model_dir:
@@ -113,6 +148,10 @@ def read_config(get: Any) -> NodeConfig:
     topics = tuple(str(t).strip() for t in get("image_topics"))
     if not topics or any(not t for t in topics) or len(set(topics)) != len(topics):
         raise ValueError(f"image_topics must be distinct, non-empty topic names, got {list(topics)}")
+    names = tuple(stream_name(t) for t in topics)
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise ValueError(f"two image topics map to the same stream name {twice!r}")
     transport = str(get("image_transport"))
     if transport not in ("raw", "compressed"):
         raise ValueError(f"image_transport must be raw or compressed, got {transport!r}")
@@ -133,6 +172,7 @@ def read_config(get: Any) -> NodeConfig:
         backend_threads=threads or None,
         backend_options=options,
         image_topics=topics,
+        stream_names=names,
         image_transport=transport,
         input_reliability=reliability,
         input_depth=int(get("input_depth")),

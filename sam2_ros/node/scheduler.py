@@ -1,0 +1,161 @@
+"""What the node's worker does next, per stream: plain Python, no ROS, the clock injected.
+
+Callbacks put images, prompts and reset requests in; the one worker thread takes a `Job` per
+stream and reports it done with `finish`, saying which frame its tracker now holds as newest.
+Only the newest waiting image is kept (older ones are replaced and counted as dropped), so
+latency does not grow however fast the camera is. Prompts are matched to images by stamp
+(docs/NODE.md, "Timing"):
+
+- a prompt stamped like the frame being taken is applied right after that frame;
+- a prompt stamped ahead of the newest frame handed to the tracker waits up to
+  ``prompt_wait_s`` for its image, then is applied to the newest;
+- any other prompt is applied now, before the frame.
+
+Not thread-safe by itself: the node calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Stamped(Protocol):
+    """A prompt request: anything with the stamp of the image it was made on."""
+
+    stamp_ns: int
+
+
+@dataclass(frozen=True)
+class PendingFrame:
+    """An image waiting for the worker."""
+
+    message: Any
+    arrived: float  # clock time of its arrival
+    stamp_ns: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """The worker's work for one stream, in this order: reset, prompts_before, frame, prompts_after."""
+
+    reset: bool
+    frame: PendingFrame | None
+    prompts_before: tuple[Any, ...]
+    prompts_after: tuple[Any, ...]
+
+
+@dataclass
+class _Inbox:
+    pending: PendingFrame | None = None
+    prompts: list[tuple[Any, float]] = field(default_factory=list)  # (request, arrival time), arrival order
+    reset_requested: bool = False
+    resetting: bool = False  # handed to the worker, not yet done
+    newest_stamp_ns: int | None = None  # the newest frame the tracker holds (None: none)
+    received: int = 0
+    dropped: int = 0
+
+
+class Scheduler:
+    """Inboxes of named streams and the decision what the worker does for each."""
+
+    def __init__(self, streams: Iterable[str], clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._inboxes = {name: _Inbox() for name in streams}
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The stream names."""
+        return tuple(self._inboxes)
+
+    # ------------------------------------------------------------------ from callbacks
+    def put_image(self, stream: str, message: Any, stamp_ns: int) -> None:
+        """Keep ``message`` as the stream's newest image; a still waiting one is dropped."""
+        inbox = self._inboxes[stream]
+        inbox.received += 1
+        if inbox.pending is not None:
+            inbox.dropped += 1
+        inbox.pending = PendingFrame(message, self._clock(), stamp_ns)
+
+    def put_prompt(self, stream: str, request: Stamped) -> None:
+        """Queue a prompt request (it has ``stamp_ns``)."""
+        self._inboxes[stream].prompts.append((request, self._clock()))
+
+    def request_reset(self, stream: str | None = None) -> None:
+        """Ask for a reset of ``stream`` (None: every stream) before anything else it does."""
+        for name in self._names(stream):
+            self._inboxes[name].reset_requested = True
+
+    def reset_pending(self, stream: str | None = None) -> bool:
+        """Whether a requested reset of ``stream`` (None: any stream) is not finished yet."""
+        return any(self._inboxes[n].reset_requested or self._inboxes[n].resetting for n in self._names(stream))
+
+    def counts(self, stream: str) -> tuple[int, int]:
+        """Images received and dropped (replaced while waiting) on ``stream``."""
+        inbox = self._inboxes[stream]
+        return inbox.received, inbox.dropped
+
+    # ------------------------------------------------------------------ from the worker
+    def has_work(self, prompt_wait_s: float) -> bool:
+        """Whether `take` would return a job for some stream now."""
+        now = self._clock()
+        return any(
+            inbox.pending is not None
+            or inbox.reset_requested
+            or any(self._ready(inbox, req, arrived, now, prompt_wait_s) for req, arrived in inbox.prompts)
+            for inbox in self._inboxes.values()
+        )
+
+    def take(self, stream: str, prompt_wait_s: float) -> Job | None:
+        """What the worker does for ``stream`` now (None: nothing); report it done with `finish`."""
+        inbox = self._inboxes[stream]
+        reset, inbox.reset_requested = inbox.reset_requested, False
+        inbox.resetting = inbox.resetting or reset
+        frame, inbox.pending = inbox.pending, None
+        now = self._clock()
+        before: list[Any] = []
+        after: list[Any] = []
+        keep: list[tuple[Any, float]] = []
+        for req, arrived in inbox.prompts:
+            if frame is not None and req.stamp_ns == frame.stamp_ns:
+                after.append(req)
+            elif self._ready(inbox, req, arrived, now, prompt_wait_s):
+                before.append(req)
+            else:
+                keep.append((req, arrived))
+        inbox.prompts = keep
+        if not (reset or frame or before or after):
+            return None
+        return Job(reset, frame, tuple(before), tuple(after))
+
+    def take_all(self, prompt_wait_s: float) -> dict[str, Job]:
+        """`take` for every stream; only the streams with a job."""
+        jobs = {name: self.take(name, prompt_wait_s) for name in self._inboxes}
+        return {name: job for name, job in jobs.items() if job is not None}
+
+    def finish(self, stream: str, job: Job, newest_stamp_ns: int | None) -> None:
+        """``job`` ran (or failed); the stream's tracker now holds frames up to ``newest_stamp_ns``.
+
+        That is the stamp of the newest frame handed to the tracker, None when it holds none (after a
+        reset). A reset requested while the job ran stays pending.
+        """
+        inbox = self._inboxes[stream]
+        if job.reset:
+            inbox.resetting = False
+        inbox.newest_stamp_ns = newest_stamp_ns
+
+    def newest_stamp(self, stream: str) -> int | None:
+        """Stamp of the newest frame the stream's tracker holds, as last reported by `finish`."""
+        return self._inboxes[stream].newest_stamp_ns
+
+    # ------------------------------------------------------------------ rules
+    def _names(self, stream: str | None) -> Iterable[str]:
+        return self._inboxes if stream is None else (stream,)
+
+    @staticmethod
+    def _ready(inbox: _Inbox, req: Stamped, arrived: float, now: float, wait_s: float) -> bool:
+        """A prompt stamped ahead of the newest tracked frame waits for its image, at most ``wait_s``."""
+        ahead = inbox.newest_stamp_ns is None or req.stamp_ns > inbox.newest_stamp_ns
+        return not (ahead and now - arrived < wait_s)

@@ -1,0 +1,234 @@
+"""The node's scheduler (sam2_ros/node/scheduler.py) without ROS: a fake clock, fake images and prompts."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sam2_ros.node.scheduler import Job, Scheduler
+
+WAIT = 0.5  # prompt_wait_s
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class Req:
+    """A prompt request: the scheduler only reads ``stamp_ns``."""
+
+    name: str
+    stamp_ns: int
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sched(clock: FakeClock) -> Scheduler:
+    return Scheduler(["cam"], clock=clock)
+
+
+def run(sched: Scheduler, stream: str = "cam") -> Job:
+    """Take the stream's job and report it done as the node does: the tracker then holds the job's frame
+    as its newest, nothing after a reset without a frame, else what it held before."""
+    job = sched.take(stream, WAIT)
+    assert job is not None
+    if job.frame is not None:
+        newest = job.frame.stamp_ns
+    else:
+        newest = None if job.reset else sched.newest_stamp(stream)
+    sched.finish(stream, job, newest)
+    return job
+
+
+def test_the_newest_image_wins_and_replaced_ones_count_as_dropped(sched, clock):
+    assert not sched.has_work(WAIT) and sched.take("cam", WAIT) is None
+    for stamp in (10, 11, 12):
+        sched.put_image("cam", f"image {stamp}", stamp)
+        clock.advance(0.01)
+    assert sched.has_work(WAIT)
+    job = sched.take("cam", WAIT)
+    assert job == Job(reset=False, frame=job.frame, prompts_before=(), prompts_after=())
+    assert (job.frame.message, job.frame.stamp_ns) == ("image 12", 12)
+    assert job.frame.arrived == pytest.approx(100.02)  # arrival time of the image taken, by the injected clock
+    assert sched.counts("cam") == (3, 2)
+    assert not sched.has_work(WAIT) and sched.take("cam", WAIT) is None  # taken: nothing waits any more
+    sched.put_image("cam", "image 13", 13)  # nothing waiting: nothing dropped
+    assert sched.take("cam", WAIT).frame.stamp_ns == 13
+    assert sched.counts("cam") == (4, 2)
+
+
+def test_a_prompt_stamped_like_the_frame_goes_right_after_it(sched):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    sched.put_image("cam", "b", 11)
+    made_on_b = Req("on b", 11)
+    sched.put_prompt("cam", made_on_b)
+    job = sched.take("cam", WAIT)
+    assert job.frame.stamp_ns == 11
+    assert job.prompts_after == (made_on_b,) and job.prompts_before == ()
+
+
+def test_a_prompt_for_an_already_processed_stamp_goes_before_the_next_frame(sched):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    assert sched.newest_stamp("cam") == 10
+    on_newest, on_older = Req("on the newest", 10), Req("on an older frame", 7)
+    sched.put_prompt("cam", on_newest)
+    sched.put_prompt("cam", on_older)
+    assert sched.has_work(WAIT)  # no need to wait for an image
+    sched.put_image("cam", "b", 11)
+    job = sched.take("cam", WAIT)
+    assert job.frame.stamp_ns == 11
+    assert job.prompts_before == (on_newest, on_older)  # arrival order kept
+    assert job.prompts_after == ()
+
+
+def test_a_processed_stamp_prompt_runs_without_any_new_image(sched):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    late = Req("late", 9)
+    sched.put_prompt("cam", late)
+    job = sched.take("cam", WAIT)
+    assert job == Job(reset=False, frame=None, prompts_before=(late,), prompts_after=())
+
+
+def test_a_prompt_ahead_of_the_images_waits_for_its_image(sched, clock):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    ahead = Req("ahead", 12)
+    sched.put_prompt("cam", ahead)
+    assert not sched.has_work(WAIT) and sched.take("cam", WAIT) is None
+    clock.advance(0.2)
+    sched.put_image("cam", "b", 11)  # an image, but not the prompt's
+    job = sched.take("cam", WAIT)
+    assert job.frame.stamp_ns == 11 and job.prompts_before == () and job.prompts_after == ()
+    sched.finish("cam", job, 11)
+    clock.advance(0.2)  # 0.4 s < prompt_wait_s: still waiting
+    assert not sched.has_work(WAIT)
+    sched.put_image("cam", "c", 12)
+    job = sched.take("cam", WAIT)
+    assert job.frame.stamp_ns == 12 and job.prompts_after == (ahead,) and job.prompts_before == ()
+
+
+def test_a_waiting_prompt_is_released_after_prompt_wait_s(sched, clock):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    ahead = Req("ahead", 20)
+    sched.put_prompt("cam", ahead)
+    clock.advance(WAIT - 0.01)
+    assert not sched.has_work(WAIT) and sched.take("cam", WAIT) is None
+    clock.advance(0.01)  # its image never came: applied to the newest image
+    assert sched.has_work(WAIT)
+    assert sched.take("cam", WAIT) == Job(reset=False, frame=None, prompts_before=(ahead,), prompts_after=())
+    assert sched.take("cam", WAIT) is None  # taken once only
+
+
+def test_prompt_wait_s_zero_applies_prompts_ahead_at_once(sched):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    ahead = Req("ahead", 20)
+    sched.put_prompt("cam", ahead)
+    assert sched.take("cam", 0.0).prompts_before == (ahead,)
+
+
+def test_before_any_image_every_prompt_waits(sched, clock):
+    early = Req("before any image", 5)
+    sched.put_prompt("cam", early)
+    assert sched.newest_stamp("cam") is None
+    assert not sched.has_work(WAIT)
+    clock.advance(WAIT)
+    assert sched.take("cam", WAIT).prompts_before == (early,)
+
+
+def test_reset_comes_first_and_stays_pending_until_finished(sched):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    sched.put_prompt("cam", old := Req("on a", 10))
+    sched.put_image("cam", "b", 11)
+    sched.put_prompt("cam", on_b := Req("on b", 11))
+    assert not sched.reset_pending()
+    sched.request_reset()
+    assert sched.reset_pending() and sched.reset_pending("cam")
+    job = sched.take("cam", WAIT)
+    assert job.reset and job.frame.stamp_ns == 11
+    assert job.prompts_before == (old,) and job.prompts_after == (on_b,)
+    assert sched.reset_pending()  # taken, not finished
+    sched.finish("cam", job, None)  # say the frame failed to convert: the reset tracker holds nothing
+    assert not sched.reset_pending() and sched.newest_stamp("cam") is None
+    assert sched.take("cam", WAIT) is None
+
+
+def test_a_reset_requested_while_one_runs_is_not_lost(sched):
+    sched.request_reset("cam")
+    job = sched.take("cam", WAIT)
+    assert job == Job(reset=True, frame=None, prompts_before=(), prompts_after=())
+    sched.request_reset("cam")  # arrives while the worker runs the first
+    sched.finish("cam", job, None)
+    assert sched.reset_pending("cam") and sched.has_work(WAIT)
+    assert sched.take("cam", WAIT).reset
+
+
+def test_a_reset_forgets_the_newest_frame(sched, clock):
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    sched.request_reset()
+    run(sched)  # reset only: the tracker holds nothing
+    assert sched.newest_stamp("cam") is None
+    sched.put_prompt("cam", Req("on a, after the reset", 10))
+    assert not sched.has_work(WAIT)  # stamp 10 is no longer a processed image: it waits like any other
+
+
+def test_streams_are_independent(clock):
+    sched = Scheduler(["left", "right"], clock=clock)
+    assert sched.streams == ("left", "right")
+    sched.put_image("left", "l1", 1)
+    sched.put_image("left", "l2", 2)
+    sched.put_image("right", "r1", 1)
+    assert sched.counts("left") == (2, 1) and sched.counts("right") == (1, 0)
+    jobs = sched.take_all(WAIT)
+    assert set(jobs) == {"left", "right"}
+    assert jobs["left"].frame.message == "l2" and jobs["right"].frame.message == "r1"
+    sched.finish("left", jobs["left"], 2)
+    sched.finish("right", jobs["right"], 1)
+    # stamp 2 is processed on the left only: the same prompt runs at once there, waits on the right
+    sched.put_prompt("left", on_left := Req("left", 2))
+    sched.put_prompt("right", on_right := Req("right", 2))
+    assert sched.take_all(WAIT) == {"left": Job(False, None, (on_left,), ())}
+    sched.request_reset("right")
+    assert sched.reset_pending("right") and not sched.reset_pending("left")
+    jobs = sched.take_all(WAIT)
+    assert set(jobs) == {"right"} and jobs["right"].reset and jobs["right"].prompts_before == ()
+    sched.finish("right", jobs["right"], None)
+    assert sched.newest_stamp("left") == 2 and sched.newest_stamp("right") is None
+    clock.advance(WAIT)
+    assert sched.take_all(WAIT) == {"right": Job(False, None, (on_right,), ())}
+
+
+def test_job_is_frozen(sched):
+    sched.put_image("cam", "a", 10)
+    job = sched.take("cam", WAIT)
+    with pytest.raises(AttributeError):
+        job.reset = True  # type: ignore[misc]
+
+
+def test_scheduler_imports_nothing_from_ros():
+    source = Path(__file__).resolve().parent.parent / "sam2_ros" / "node" / "scheduler.py"
+    tree = ast.parse(source.read_text())
+    modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert modules <= {"__future__", "time", "collections.abc", "dataclasses", "typing"}, modules
