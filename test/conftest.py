@@ -6,13 +6,12 @@ test that needs it) in a pytest temporary directory.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TQDM_DISABLE", "1")  # the official predictor's progress bars
+import sam2_ros.evaluation.reference  # noqa: F401  imported before torch: it silences Meta's progress bars
 
 CONFIG = "sam2.1_hiera_t"
 SMALL = 256

@@ -56,8 +56,9 @@ def test_node_demo_end_to_end(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"].endswith("synthetic-128/onnx") and summary["random_weights"] is False
     assert summary["frames_published"] == 12
+    # the player waits until its frames are delivered: the node processed or dropped every one
     assert 0 < summary["frames_out"] <= 12
-    assert summary["frames_out"] + summary["frames_dropped"] <= 12
+    assert summary["frames_out"] + summary["frames_dropped"] == 12
     assert summary["latency_ms_p50"] > 0
     for name in ("overlay.mp4", "contact_sheet.png", "tracked_objects.jsonl"):
         assert (out / name).stat().st_size > 0, name
@@ -66,15 +67,15 @@ def test_node_demo_end_to_end(tmp_path):
         for line in (out / "tracked_objects.jsonl").read_text().splitlines()
         for o in json.loads(line)["objects"]
     }
-    # the scripted prompts reached the node: objects 1-2 (blobs) on frame 0 and object 3 (an
-    # ellipse) on frame 8. On a loaded machine the frames after 8 can be dropped in transport
-    # (sensor QoS), so the node's own object count then stands in for its outputs.
-    assert "blob" in labels and labels <= {"blob", "ellipse"}
-    assert "ellipse" in labels or summary["node_diagnostics"].get("objects") == "3"
+    # the scripted prompts reached the node: objects 1-2 (blobs) on frame 0, object 3 (an ellipse) on frame 8
+    assert labels == {"blob", "ellipse"}
     quality = summary["quality_vs_ground_truth"]
     assert quality["object_frames_scored"] >= 10
     # masks that mean something: a random model scores about 0.05 here
     assert quality["mean_iou"] >= DEMO_MIN_IOU and quality["J&F"] >= DEMO_MIN_IOU
+    # every prompted object is tracked where it is (a prompt that misses its object scores about 0)
+    assert set(quality["mean_iou_per_object"]) == {"1", "2", "3"}
+    assert min(quality["mean_iou_per_object"].values()) >= 0.3
 
 
 def test_demo_prompts_fall_on_their_objects():

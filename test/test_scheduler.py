@@ -125,6 +125,18 @@ def test_a_prompt_ahead_of_the_images_waits_for_its_image(sched, clock):
     assert job.frame.stamp_ns == 12 and job.prompts_after == (ahead,) and job.prompts_before == ()
 
 
+def test_a_waiting_prompt_goes_before_a_newer_image(sched, clock):
+    """Its own image can no longer come once a newer one has: it does not wait past that image."""
+    sched.put_image("cam", "a", 10)
+    run(sched)
+    ahead = Req("ahead", 12)
+    sched.put_prompt("cam", ahead)
+    clock.advance(0.1)  # well within prompt_wait_s
+    sched.put_image("cam", "d", 13)  # newer than the prompt: image 12 was lost on the way
+    job = sched.take("cam", WAIT)
+    assert job.frame.stamp_ns == 13 and job.prompts_before == (ahead,) and job.prompts_after == ()
+
+
 def test_a_waiting_prompt_is_released_after_prompt_wait_s(sched, clock):
     sched.put_image("cam", "a", 10)
     run(sched)

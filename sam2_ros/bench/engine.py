@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
-os.environ.setdefault("TQDM_DISABLE", "1")  # before sam2 imports tqdm: no progress bars
+# before torch: reference silences Meta's progress bars for this process and the RSS workers
+from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor, make_random_checkpoint
+
 STAGES = ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
 
 
@@ -46,7 +48,6 @@ def peak_rss_mb() -> float:
 # ---------------------------------------------------------------------------- models
 def prepare_model(workdir: Path, config: str, image_size: int, seed: int = 0) -> tuple[Path, Path]:
     """A seeded random checkpoint and its exported model directory (cached in ``workdir``)."""
-    from sam2_ros.evaluation.reference import make_random_checkpoint
     from sam2_ros.export.builder import build_model
     from sam2_ros.export.writer import write_model_dir
 
@@ -167,6 +168,8 @@ def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads
         if t == 0:
             for obj_id, point in _prompts(clip, num_objects):
                 result = tracker.add_prompt(obj_id, points=[point], labels=[1])
+        for obj in result.objects.values():  # full-size masks, as the official predictor returns
+            obj.mask  # noqa: B018
         wall = time.perf_counter() - t0
         frames.append({"wall": wall, **{k: result.timings.get(k, 0.0) for k in STAGES}})
         outputs.append({k: v.low_res_logits for k, v in result.objects.items()})
@@ -200,8 +203,6 @@ def run_official(
 ):
     """Per-frame stage timings and outputs of the official predictor, driven as a stream."""
     import torch
-
-    from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 
     predictor = build_official_predictor(checkpoint, config, image_size)
     stream = OfficialStream(predictor, clip.frames, workdir=workdir)
@@ -264,8 +265,6 @@ def rss_worker(
         return
     import torch
 
-    from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
-
     torch.set_num_threads(threads)
     long_frames = np.concatenate([clip.frames] * (max(frames) // len(clip.frames) + 1))[: max(frames)]
     stream = OfficialStream(build_official_predictor(Path(checkpoint), config, image_size), long_frames)
@@ -282,7 +281,7 @@ def run_rss(kind: str, model_dir: Path, checkpoint: Path, config: str, size: int
     cmd = [sys.executable, "-m", "sam2_ros.bench", "--rss-worker", kind, "--rss-model", str(model_dir),
            "--rss-checkpoint", str(checkpoint), "--config", config, "--rss-size", str(size),
            "--rss-frames", *map(str, frames), "--threads", str(threads)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"RSS worker {kind} failed:\n{done.stderr[-2000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -322,7 +321,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from sam2_ros.evaluation.synthetic import generate_clip
 
-    os.environ.setdefault("TQDM_DISABLE", "1")
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {

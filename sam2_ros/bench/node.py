@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sam2_ros.node.stamps import NS_PER_S, ns_to_stamp, stamp_to_ns
 from sam2_ros.tools.node_process import start_node, stop_process
 
 
@@ -53,12 +54,11 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     def on_mask(msg: Any) -> None:
         now = time.monotonic()
         with lock:
-            masks[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = now
+            masks[stamp_to_ns(msg.header.stamp)] = now
 
     def on_objects(msg: Any) -> None:
         with lock:
-            key = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            engine_s[key] = msg.inference_latency.sec + msg.inference_latency.nanosec * 1e-9
+            engine_s[stamp_to_ns(msg.header.stamp)] = stamp_to_ns(msg.inference_latency) / NS_PER_S
 
     client.create_subscription(Image, f"{namespace}/mask", on_mask, 10)
     client.create_subscription(TrackedObjectArray, f"{namespace}/tracked_objects", on_objects, 10)
@@ -85,10 +85,9 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         for n in range(args.frames + 1):
             rgb = clip.frames[n % len(clip.frames)]
             msg = Image(height=args.height, width=args.width, encoding="rgb8", step=args.width * 3)
-            stamp = 1_000 + n
-            msg.header.stamp.sec = stamp
+            key = (1_000 + n) * NS_PER_S
+            msg.header.stamp = ns_to_stamp(key)
             msg.data = rgb.tobytes()
-            key = stamp * 1_000_000_000
             sent[key] = time.monotonic()
             image_pub.publish(msg)
             if n == 0:
@@ -130,7 +129,7 @@ def hop_subscriber(seconds: float, topic: str) -> dict[str, Any]:
     latencies: list[float] = []
 
     def on_image(msg: Any) -> None:
-        latencies.append(time.time() - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9))
+        latencies.append((time.time_ns() - stamp_to_ns(msg.header.stamp)) / NS_PER_S)
 
     node.create_subscription(Image, topic, on_image, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
     end = time.monotonic() + seconds
@@ -165,8 +164,7 @@ def measure_hop(width: int, height: int, frames: int, env: dict[str, str]) -> di
     for _ in range(frames):
         msg = Image(height=height, width=width, encoding="rgb8", step=width * 3)
         msg.data = data
-        now = time.time()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now - int(now)) * 1e9)
+        msg.header.stamp = ns_to_stamp(time.time_ns())
         pub.publish(msg)
         time.sleep(0.2)
     node.destroy_node()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -106,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TQDM_DISABLE", "1")
     from sam2_ros.tools import shipped
 
     folder = args.model or shipped.SHIPPED_DIR

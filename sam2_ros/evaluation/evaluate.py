@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 from sam2_ros.engine import image_ops
 from sam2_ros.engine.tracker import Sam2Tracker
 from sam2_ros.evaluation.metrics import boundary_f, iou
+from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 from sam2_ros.evaluation.synthetic import SyntheticClip, generate_clip
 
 EVAL_SEED_START = 1000  # held out: training uses seeds >= sam2_ros.train.data.TRAIN_SEED_BASE
@@ -78,8 +78,6 @@ def track_engine(tracker: Sam2Tracker, clip: SyntheticClip, prompt: str) -> Trac
 
 def track_reference(predictor, clip: SyntheticClip, prompt: str) -> Track:
     """The same protocol through Meta's predictor (masks from its logits, resized like the engine)."""
-    from sam2_ros.evaluation.reference import OfficialStream
-
     stream = OfficialStream(predictor, clip.frames)
     height, width = clip.frames.shape[1:3]
     track = Track()
@@ -180,8 +178,6 @@ def find_source(model_dir: Path, sha256: str | None, suffix: str) -> Path | None
 
 def _reference_predictor(model_dir: Path, tracker: Sam2Tracker):
     """Meta's predictor for the checkpoint and config the model directory was exported from."""
-    from sam2_ros.evaluation.reference import build_official_predictor
-
     source = tracker.manifest.source
     checkpoint = find_source(model_dir, source.get("checkpoint_sha256"), ".pt")
     config = find_source(model_dir, source.get("config_sha256"), ".yaml")
@@ -214,7 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write the report here as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="[%(name)s] %(message)s")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # Meta's predictor shows a progress bar per frame
     report = evaluate(args.model, args.clips, args.frames, args.prompt, args.reference, args.threads, args.seed_start)
     text = json.dumps(report, indent=2)
     if args.output:

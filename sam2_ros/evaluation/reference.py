@@ -18,6 +18,13 @@ from PIL import Image
 
 from sam2_ros.export.builder import load_model_config, resolve_config
 
+# Meta's predictor draws a tqdm progress bar per call (frame loading, every propagation step): one
+# per frame when it is driven as a stream. This is the one place that silences them; every user of
+# the predictor goes through this module. tqdm reads TQDM_* once, when it is first imported, and
+# torch imports it, so users import this module before torch (at their top; nothing above imports
+# tqdm). Child processes inherit the setting.
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 MEMORY_PATH_PARAMETERS = (
     "maskmem_tpos_enc",
     "no_mem_embed",

@@ -8,7 +8,9 @@ latency does not grow however fast the camera is. Prompts are matched to images 
 
 - a prompt stamped like the frame being taken is applied right after that frame;
 - a prompt stamped ahead of the newest frame handed to the tracker waits up to
-  ``prompt_wait_s`` for its image, then is applied to the newest;
+  ``prompt_wait_s`` for its image, then is applied to the newest; it stops waiting as soon as
+  a newer image comes (images arrive in order, so its own can no longer come) and goes before
+  that image;
 - any other prompt is applied now, before the frame.
 
 Not thread-safe by itself: the node calls it under its lock.
@@ -121,6 +123,8 @@ class Scheduler:
         for req, arrived in inbox.prompts:
             if frame is not None and req.stamp_ns == frame.stamp_ns:
                 after.append(req)
+            elif frame is not None and req.stamp_ns < frame.stamp_ns:
+                before.append(req)  # a newer image came first: the prompt's own can no longer arrive
             elif self._ready(inbox, req, arrived, now, prompt_wait_s):
                 before.append(req)
             else:

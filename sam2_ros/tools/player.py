@@ -6,7 +6,10 @@
 Each image is stamped with the time it is published; a prompt scripted for frame N is
 published right after frame N, stamped like it (so the node applies it to that image).
 Prompt YAML: ``{N: [{id: 1, points: [[x, y]], labels: [1], label: cup}, {id: 2, box: [x0, y0, x1, y1]},
-{id: 1, remove: true}, {reset: true}]}``.
+{id: 1, remove: true}, {reset: true}]}`` (checked by :func:`sam2_ros.tools.media.load_prompts`).
+Images and prompts are published reliably; before it exits the player waits (``--ack-timeout``)
+until every reliable subscriber has acknowledged them, so the last frames and prompts are not
+lost with the process.
 """
 
 from __future__ import annotations
@@ -18,44 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from sam2_ros.tools.media import load_image_folder, load_prompts, load_video
+
+IMAGE_DEPTH = 10  # reliable readers get every frame unless they fall this many frames behind
 
 
 def load_frames(args: argparse.Namespace) -> np.ndarray:
     """The frames to play, HxWx3 uint8 RGB."""
     if args.frames_dir:
-        from PIL import Image
-
-        paths = sorted(p for p in Path(args.frames_dir).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-        if not paths:
-            raise SystemExit(f"no images in {args.frames_dir}")
-        return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths[: args.max_frames]])
+        return load_image_folder(args.frames_dir, args.max_frames)
     if args.video:
-        import cv2
-
-        capture = cv2.VideoCapture(str(args.video))
-        frames = []
-        while len(frames) < args.max_frames:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            frames.append(bgr[..., ::-1])
-        if not frames:
-            raise SystemExit(f"cannot read video {args.video}")
-        return np.stack(frames)
+        return load_video(args.video, args.max_frames)
     from sam2_ros.evaluation.synthetic import generate_clip
 
-    return generate_clip(args.synthetic, num_frames=args.max_frames, height=args.height, width=args.width).frames
-
-
-def load_prompts(path: Path | None) -> dict[int, list[dict[str, Any]]]:
-    """Scripted prompts per frame index (YAML, read as data)."""
-    if path is None:
-        return {}
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(raw, dict):
-        raise SystemExit(f"{path}: expected a mapping of frame index to a list of prompts")
-    return {int(k): list(v) for k, v in raw.items()}
+    # the synthetic clip's motion depends on its length: generate the whole clip, play its start
+    length = max(args.clip_frames or args.max_frames, args.max_frames)
+    return generate_clip(args.synthetic, num_frames=length, height=args.height, width=args.width).frames[
+        : args.max_frames
+    ]
 
 
 def prompt_message(item: dict[str, Any], header: Any) -> Any:
@@ -87,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--video", type=Path, help="video file (read with OpenCV)")
     source.add_argument("--synthetic", type=int, default=11, help="seed of the built-in synthetic clip (default)")
     parser.add_argument("--max-frames", type=int, default=48)
+    parser.add_argument("--clip-frames", type=int, help="length of the synthetic clip (default --max-frames)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second")
@@ -97,12 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--loop", action="store_true", help="play forever")
     parser.add_argument("--wait-subscribers", type=float, default=10.0, help="seconds to wait for subscribers")
     parser.add_argument("--min-subscribers", type=int, default=1, help="image subscribers to wait for")
+    parser.add_argument("--ack-timeout", type=float, default=10.0, help="seconds to wait for delivery at the end")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Play the clip; 0 when every frame and prompt was delivered, 1 when some were not acknowledged."""
     args = build_parser().parse_args(argv)
     import rclpy
+    from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
@@ -112,9 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     prompts = load_prompts(args.prompts)
     rclpy.init()
     node = rclpy.create_node("sam2_ros_player")
-    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-    image_pub = node.create_publisher(Image, args.topic, qos)
-    prompt_pub = node.create_publisher(Prompt, args.prompt_topic, 50)
+    image_pub = node.create_publisher(
+        Image, args.topic, QoSProfile(depth=IMAGE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    prompt_pub = node.create_publisher(
+        Prompt, args.prompt_topic, QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    )
     deadline = time.monotonic() + args.wait_subscribers
     while time.monotonic() < deadline and (
         image_pub.get_subscription_count() < args.min_subscribers
@@ -125,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     period = 1.0 / args.rate
     start = time.monotonic()
     n = 0
+    delivered = None
     try:
         while True:
             index = n % len(frames)
@@ -140,14 +132,19 @@ def main(argv: list[str] | None = None) -> int:
                 for item in prompts.get(index, []):
                     prompt_pub.publish(prompt_message(item, msg.header))
             n += 1
-            time.sleep(max(0.0, start + n * period - time.monotonic()))
+            if n < len(frames) or args.loop:
+                time.sleep(max(0.0, start + n * period - time.monotonic()))
+        # a reliable writer's unacknowledged samples die with it: wait until every reader has them
+        timeout = Duration(seconds=args.ack_timeout)
+        delivered = all([image_pub.wait_for_all_acked(timeout), prompt_pub.wait_for_all_acked(timeout)])
     except KeyboardInterrupt:
         pass
     finally:
-        print(f"[player] published {n} frames at {args.rate:g} Hz on {args.topic}", file=sys.stderr)
+        status = {True: "; all delivered", False: f"; NOT all acknowledged within {args.ack_timeout:g} s", None: ""}
+        print(f"[player] published {n} frames at {args.rate:g} Hz on {args.topic}{status[delivered]}", file=sys.stderr)
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return 1 if delivered is False else 0
 
 
 if __name__ == "__main__":

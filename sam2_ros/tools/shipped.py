@@ -60,6 +60,11 @@ def exported_dir(folder: Path = SHIPPED_DIR, export: bool = True, quiet: bool = 
     return target
 
 
+def find_model(explicit: Path | None = None) -> Path:
+    """The model to run: ``explicit`` if given, else the shipped one (exported on first use)."""
+    return explicit if explicit is not None else exported_dir()
+
+
 def main() -> int:
     """``python -m sam2_ros.tools.shipped``: export the shipped model and print its directory."""
     print(exported_dir(quiet=False))

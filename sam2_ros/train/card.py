@@ -162,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dtype", choices=("float16", "float32"), default="float16",
                         help="storage precision of the shipped checkpoint's floating-point weights")  # fmt: skip
     args = parser.parse_args(argv)
-    os.environ.setdefault("TQDM_DISABLE", "1")
     import torch
 
     args.output.mkdir(parents=True, exist_ok=True)
