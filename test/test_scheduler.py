@@ -125,12 +125,18 @@ def test_a_prompt_ahead_of_the_images_waits_for_its_image(sched, clock):
     assert job.frame.stamp_ns == 12 and job.prompts_after == (ahead,) and job.prompts_before == ()
 
 
-def test_a_waiting_prompt_goes_before_a_newer_image(sched, clock):
-    """Its own image can no longer come once a newer one has: it does not wait past that image."""
+def prompt_ahead(sched: Scheduler, stamp: int) -> Req:
+    """Image 10 tracked, then a prompt stamped ``stamp`` (ahead of it) queued."""
     sched.put_image("cam", "a", 10)
     run(sched)
-    ahead = Req("ahead", 12)
+    ahead = Req("ahead", stamp)
     sched.put_prompt("cam", ahead)
+    return ahead
+
+
+def test_a_waiting_prompt_goes_before_a_newer_image(sched, clock):
+    """Its own image can no longer come once a newer one has: it does not wait past that image."""
+    ahead = prompt_ahead(sched, 12)
     clock.advance(0.1)  # well within prompt_wait_s
     sched.put_image("cam", "d", 13)  # newer than the prompt: image 12 was lost on the way
     job = sched.take("cam", WAIT)
@@ -138,10 +144,7 @@ def test_a_waiting_prompt_goes_before_a_newer_image(sched, clock):
 
 
 def test_a_waiting_prompt_is_released_after_prompt_wait_s(sched, clock):
-    sched.put_image("cam", "a", 10)
-    run(sched)
-    ahead = Req("ahead", 20)
-    sched.put_prompt("cam", ahead)
+    ahead = prompt_ahead(sched, 20)
     clock.advance(WAIT - 0.01)
     assert not sched.has_work(WAIT) and sched.take("cam", WAIT) is None
     clock.advance(0.01)  # its image never came: applied to the newest image

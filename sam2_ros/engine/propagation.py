@@ -40,15 +40,7 @@ class Propagator:
         conditioned = runner.condition(features, bank, self.policy.select(features.frame_idx, bank))
         multimask = runner.use_multimask(is_init_cond=False, num_points=0)
         decoded = runner.decode(conditioned, features, None, None, None, multimask)
-        output = ObjectOutput(
-            features.frame_idx,
-            decoded.low_res_logits,
-            decoded.predicted_iou,
-            decoded.object_pointer,
-            decoded.object_score,
-            prompted=False,
-            conditioning=False,
-        )
+        output = decoded.output(features.frame_idx, prompted=False, conditioning=False)
         memory = runner.encode_memory(features, output, from_points=False)
         return ObjectTrack(
             track.obj_id,
@@ -93,17 +85,8 @@ class Propagator:
             embeddings = track.conditioned
         multimask = runner.use_multimask(is_init_cond, len(labels))
         decoded = runner.decode(embeddings, features, points, labels, mask_input, multimask)
-        return ObjectOutput(
-            features.frame_idx,
-            decoded.low_res_logits,
-            decoded.predicted_iou,
-            decoded.object_pointer,
-            decoded.object_score,
-            prompted=True,
-            conditioning=is_init_cond,
-            points=points,
-            labels=labels,
-        )
+        frame = features.frame_idx
+        return decoded.output(frame, prompted=True, conditioning=is_init_cond, points=points, labels=labels)
 
     def _mask_prompt(self, features: FrameFeatures, prompt: MaskPrompt, is_init_cond: bool) -> ObjectOutput:
         runner = self.runner

@@ -31,6 +31,19 @@ class Decoded:
     object_pointer: np.ndarray  # [hidden_dim] float32
     object_score: float
 
+    def output(self, frame_idx: int, prompted: bool, conditioning: bool, **prompt: np.ndarray) -> ObjectOutput:
+        """This decoding as an object's output on ``frame_idx`` (``prompt``: its points and labels)."""
+        return ObjectOutput(
+            frame_idx,
+            self.low_res_logits,
+            self.predicted_iou,
+            self.object_pointer,
+            self.object_score,
+            prompted=prompted,
+            conditioning=conditioning,
+            **prompt,
+        )
+
 
 class ModelRunner:
     """A loaded model's components and host tensors, and the stage calls on them."""
