@@ -111,3 +111,18 @@ def test_benchmark_runs_and_reports(tmp_path):
     assert report["flops"]["128"]["memory_attention"]["attention_by_hand"] > 0
     assert [m["frame"] for m in report["rss"]["engine"]] == [2, 4]
     assert report["matmul_peak"]["peak_gflops"] > 0
+
+
+def test_result_benchmark_runs_and_both_designs_agree(tmp_path):
+    """`python -m sam2_ros.bench.results`: lazy and eager label images agree (it asserts), figures come out."""
+    from sam2_ros.bench import results
+
+    out = tmp_path / "results.json"
+    assert results.main(["--repeats", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["size"] for r in rows] == ["640x480", "1280x720", "1920x1080"]
+    # the eager design kept a full-size float map per object (3 x 7.9 MiB at 1080p); the lazy
+    # result keeps only each object's boolean mask (3 x 2 MiB)
+    float_maps = 3 * 1920 * 1080 * 4 / 2**20
+    assert rows[2]["eager"]["held_mib"] >= float_maps
+    assert rows[2]["lazy"]["held_mib"] < float_maps / 2

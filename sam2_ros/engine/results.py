@@ -92,7 +92,7 @@ class FrameResult:
         """
         height, width = self.image_size
         labels = np.zeros((height, width), np.uint8)
-        best: np.ndarray | None = None  # the winning logit so far, -inf where no object
+        best = np.full((height, width), -np.inf, np.float32)  # the winning logit so far
         for obj_id in sorted(self.objects):
             obj = self.objects[obj_id]
             if not obj.visible:
@@ -101,13 +101,9 @@ class FrameResult:
             inside = logits > obj.mask_threshold
             if "mask" not in obj.__dict__:  # the mask is computed here anyway: keep it for obj.mask
                 obj.__dict__["mask"] = inside
-            if best is None:
-                best = np.where(inside, logits, -np.inf).astype(np.float32)
-                labels[inside] = obj_id
-                continue
-            wins = inside & (logits > best)
+            wins = np.greater(logits, best, where=inside, out=np.zeros_like(inside))
             labels[wins] = obj_id
-            best[wins] = logits[wins]
+            np.copyto(best, logits, where=wins)
         return labels
 
 
