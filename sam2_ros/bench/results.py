@@ -18,6 +18,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,10 +42,8 @@ def synthetic_result(height: int, width: int, objects: int = 3, low: int = 256) 
 
 def lazy(result: FrameResult) -> tuple[np.ndarray, Any]:
     """Today's node: the label image, then each object's statistics (from the masks it cached)."""
-    fresh = FrameResult(result.frame_idx, result.image_size, {
-        i: ObjectResult(o.obj_id, o.low_res_logits, o.predicted_iou, o.object_score, o.object_pointer, o.prompted,
-                        o.image_size) for i, o in result.objects.items()
-    })  # fmt: skip
+    # new objects, so nothing computed by an earlier call is reused
+    fresh = replace(result, objects={i: replace(o) for i, o in result.objects.items()})
     labels = fresh.label_image()
     for obj in fresh.objects.values():
         _ = obj.bbox, obj.area, obj.centroid

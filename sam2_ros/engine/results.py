@@ -55,6 +55,13 @@ class ObjectResult:
         """HxW bool at the input's resolution: ``mask_logits() > mask_threshold``."""
         return self.mask_logits() > self.mask_threshold
 
+    def logits_and_mask(self) -> tuple[np.ndarray, np.ndarray]:
+        """``mask_logits()`` and ``mask`` from one resize (the mask is kept, as on first access)."""
+        logits = self.mask_logits()
+        if "mask" not in self.__dict__:
+            self.__dict__["mask"] = logits > self.mask_threshold
+        return logits, self.mask
+
     @cached_property
     def _statistics(self) -> tuple[BBox | None, int, tuple[float, float] | None]:
         return mask_statistics(self.mask)
@@ -97,10 +104,7 @@ class FrameResult:
             obj = self.objects[obj_id]
             if not obj.visible:
                 continue
-            logits = obj.mask_logits()
-            inside = logits > obj.mask_threshold
-            if "mask" not in obj.__dict__:  # the mask is computed here anyway: keep it for obj.mask
-                obj.__dict__["mask"] = inside
+            logits, inside = obj.logits_and_mask()
             wins = np.greater(logits, best, where=inside, out=np.zeros_like(inside))
             labels[wins] = obj_id
             np.copyto(best, logits, where=wins)

@@ -281,17 +281,10 @@ class ModelRunner:
     def memory_position(self) -> np.ndarray:
         """[HW, mem_dim]: the memory encoder's spatial position encoding, the same for every memory.
 
-        It depends only on the model, so it is read from the encoder once (from the first memory
-        encoded, or from a run on zeros if asked before any).
+        It depends only on the model, so it is kept from the first memory this runner encoded; a
+        bank is only ever attended after one of its memories was encoded.
         """
-        if self._memory_pos is None:
-            s = self.settings
-            e = s.embed_size
-            feeds = {
-                "image_embeddings": np.zeros((1, s.hidden_dim, e, e), np.float32),
-                "mask_for_memory": np.zeros((1, 1, s.image_size, s.image_size), np.float32),
-            }
-            self._memory_pos = self._flatten(self.components["memory_encoder"].run(feeds)["memory_pos"][0])
+        assert self._memory_pos is not None, "memory attention before any memory was encoded"
         return self._memory_pos
 
     def _flatten(self, chw: np.ndarray) -> np.ndarray:

@@ -168,13 +168,6 @@ def rgb8_msg(array: np.ndarray, header) -> Image:
     return msg
 
 
-def overlay(rgb: np.ndarray, result: FrameResult, labels_by_id: dict[int, str]) -> np.ndarray:
-    """The image with coloured masks, boxes, ids and labels (for RViz)."""
-    from sam2_ros.engine.drawing import draw_overlay
-
-    return draw_overlay(rgb, result, labels_by_id)
-
-
 def tracked_objects_msg(
     result: FrameResult, header, stream: str, objects: ObjectRegistry, latency_s: float
 ) -> TrackedObjectArray:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sam2_ros.engine import FrameResult, InvalidInputError, Sam2Tracker
+from sam2_ros.engine.drawing import draw_overlay
 from sam2_ros.msg import Prompt
 from sam2_ros.node import conversions
 from sam2_ros.node.conversions import ConversionError, PromptRequest
@@ -156,5 +157,5 @@ class Stream:
             conversions.tracked_objects_msg(result, header, self.name, self.objects, latency)
         )
         if overlay and pubs["overlay"].get_subscription_count() > 0:
-            drawn = conversions.overlay(rgb, result, self.objects.labels())
+            drawn = draw_overlay(rgb, result, self.objects.labels())
             pubs["overlay"].publish(conversions.rgb8_msg(drawn, header))
