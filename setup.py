@@ -1,13 +1,26 @@
 """sam2_ros: SAM 2 promptable video segmentation and tracking for ROS 2."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 package_name = "sam2_ros"
+SHARE = f"share/{package_name}"
 
 
 def _requirements(name: str) -> list[str]:
     with open(f"requirements/{name}.txt") as handle:
         return [line.split("#")[0].strip() for line in handle if line.split("#")[0].strip()]
+
+
+def _executables() -> list[str]:
+    """``NAME = MODULE:FUNCTION`` lines of scripts/executables.txt (CMakeLists.txt reads it too)."""
+    lines = Path("scripts/executables.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _files(folder: str, *patterns: str) -> list[str]:
+    return sorted(str(path) for pattern in patterns for path in Path(folder).glob(pattern) if path.is_file())
 
 
 setup(
@@ -16,7 +29,12 @@ setup(
     packages=find_packages(include=["sam2_ros", "sam2_ros.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
-        (f"share/{package_name}", ["package.xml"]),
+        (SHARE, ["package.xml"]),
+        # the share directory a colcon install also has (sam2_ros/tools/resources.py finds it)
+        (f"{SHARE}/config", _files("config", "*.yaml", "*.xml")),
+        (f"{SHARE}/launch", _files("launch", "*.py")),
+        (f"{SHARE}/rviz", _files("rviz", "*.rviz")),
+        (f"{SHARE}/models/synthetic-128", _files("models/synthetic-128", "*.pt", "*.yaml", "*.json", "*.md")),
     ],
     python_requires=">=3.10",
     install_requires=_requirements("runtime"),
@@ -31,13 +49,6 @@ setup(
     description="Promptable video segmentation and tracking with SAM 2 for ROS 2",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [
-            "sam2-ros-export = sam2_ros.export.cli:main",
-            "sam2-ros-qnn-manifest = sam2_ros.export.bins:main",
-            "sam2-ros-bench = sam2_ros.bench:main",
-            "sam2-ros-demo = sam2_ros.tools.node_demo:main",
-            "sam2-ros-player = sam2_ros.tools.player:main",
-            "sam2_ros_node = sam2_ros.node.main:main",
-        ],
+        "console_scripts": _executables(),
     },
 )

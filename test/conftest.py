@@ -82,3 +82,15 @@ def model_qnn(tmp_path_factory) -> ExportedModel:
 def model_1024(tmp_path_factory) -> ExportedModel:
     """sam2.1_hiera_t at its native 1024 px."""
     return _export(tmp_path_factory.mktemp("models"), "hiera_t_1024", 1024, seed=3)
+
+
+# Tests that need a model exported with torch (the export environment, tens of seconds each
+# session) are `slow`; so are modules that mark themselves (separate processes, colcon builds).
+# `colcon test` runs the rest (`-m "not slow"`); the README's test command runs everything.
+EXPORTING_FIXTURES = {"model_small", "model_small_occluded", "model_qnn", "model_1024", "shipped_dir"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if EXPORTING_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("simulator"):
+            item.add_marker(pytest.mark.slow)

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.tools.resources import PARAMS_FILE  # noqa: F401 - the node tests import it from here
+from sam2_ros.tools.resources import params_file
+
+PARAMS_FILE = params_file()  # the shipped params file, as the package finds it (the node tests use it)
 
 
 def ros_environment() -> dict[str, str]:

@@ -30,6 +30,7 @@ def test_manifest_describes_the_export(model_small):
     assert len(data["source"]["checkpoint_sha256"]) == 64
 
 
+@pytest.mark.slow
 def test_random_init_from_a_yaml_config_is_marked(tmp_path):
     import sam2
 

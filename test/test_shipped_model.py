@@ -15,6 +15,7 @@ from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import sha256_of
 from sam2_ros.evaluation.evaluate import CONDITIONS, evaluate
 from sam2_ros.tools import shipped
+from sam2_ros.tools.resources import shipped_model_dir
 
 QUALITY_TOLERANCE = 0.02  # IoU / J&F points; runs on other CPUs may differ in the last bits
 # Trained weights give logits of magnitude ~25. Both sides store memories in bfloat16, so a float32
@@ -32,15 +33,15 @@ def shipped_dir():
 
 def test_checkpoint_and_config_match_their_recorded_hashes():
     facts = shipped.verify()
-    assert sha256_of(shipped.SHIPPED_DIR / "checkpoint.pt") == facts["checkpoint_sha256"]
-    assert sha256_of(shipped.SHIPPED_DIR / "config.yaml") == facts["config_sha256"]
+    assert sha256_of(shipped_model_dir() / "checkpoint.pt") == facts["checkpoint_sha256"]
+    assert sha256_of(shipped_model_dir() / "config.yaml") == facts["config_sha256"]
 
 
 def test_a_changed_checkpoint_is_refused(tmp_path):
     folder = tmp_path / "synthetic-128"
     folder.mkdir()
     for name in ("checkpoint.pt", "config.yaml", "quality.json"):
-        shutil.copyfile(shipped.SHIPPED_DIR / name, folder / name)
+        shutil.copyfile(shipped_model_dir() / name, folder / name)
     data = bytearray((folder / "checkpoint.pt").read_bytes())
     data[-100] ^= 0xFF
     (folder / "checkpoint.pt").write_bytes(bytes(data))

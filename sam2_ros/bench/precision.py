@@ -98,7 +98,7 @@ def _row(name: str, report: dict, clips: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.bench.precision", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="shipped model folder (default models/synthetic-128)")
+    parser.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped one)")
     parser.add_argument("--clips", type=int, default=8, help="held-out clips per condition (CPU variants)")
     parser.add_argument("--simulator-clips", type=int, default=2, help="clips per condition on the HTP simulator")
     parser.add_argument("--no-simulator", action="store_true", help="skip the HTP simulator variants")
@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
     from sam2_ros.tools import shipped
+    from sam2_ros.tools.resources import shipped_model_dir
 
-    folder = args.model or shipped.SHIPPED_DIR
+    folder = args.model or shipped_model_dir()
     shipped.verify(folder)
     checkpoint, config = folder / "checkpoint.pt", folder / "config.yaml"
     rows = []

@@ -30,7 +30,7 @@ from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.tools.media import contact_sheet
 from sam2_ros.tools.node_process import start_node, stop_process
 from sam2_ros.tools.player import IMAGE_DEPTH
-from sam2_ros.tools.resources import DEMO_PROMPTS as DEFAULT_PROMPTS
+from sam2_ros.tools.resources import demo_prompts
 from sam2_ros.tools.shipped import find_model
 
 # the clip config/demo_prompts.yaml is written for (its motion depends on its length: shorter
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", type=Path, help="video file to play instead of the synthetic clip")
     source.add_argument("--frames", type=Path, help="folder of frames to play instead of the synthetic clip")
-    parser.add_argument("--prompts", type=Path, help=f"prompts YAML (default: {DEFAULT_PROMPTS.name} on the clip)")
+    parser.add_argument("--prompts", type=Path, help="prompts YAML (default: config/demo_prompts.yaml, on the clip)")
     parser.add_argument("--rate", type=float, default=4.0, help="playback frame rate")
     parser.add_argument("--max-frames", type=int, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if random:
         print("[demo] NOTE: RANDOM model weights - the node, topics and tracking run for real, but the masks "
               "carry no meaning until you export real SAM 2 weights (sam2-ros-export --checkpoint ...).")  # fmt: skip
-    prompts = args.prompts or (DEFAULT_PROMPTS if not (args.video or args.frames) else None)
+    prompts = args.prompts or (demo_prompts() if not (args.video or args.frames) else None)
     namespace = f"/sam2_ros_demo_{os.getpid()}"
     env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE=os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"))
     os.environ.update({k: v for k, v in env.items() if k.startswith("ROS_")})

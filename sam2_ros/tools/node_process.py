@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sam2_ros.tools.resources import PARAMS_FILE
+from sam2_ros.tools.resources import params_file
 
 
 def start_node(model: Path, namespace: str, env: dict[str, str], log: Path, *params: str) -> subprocess.Popen:
@@ -16,7 +16,7 @@ def start_node(model: Path, namespace: str, env: dict[str, str], log: Path, *par
     ``params`` are extra ``name:=value`` overrides.
     """
     args = [sys.executable, "-m", "sam2_ros.node.main", "--ros-args", "-r", f"__ns:={namespace}",
-            "--params-file", str(PARAMS_FILE), "-p", f"model_dir:={model}"]  # fmt: skip
+            "--params-file", str(params_file()), "-p", f"model_dir:={model}"]  # fmt: skip
     for param in params:
         args += ["-p", param]
     with open(log, "w") as handle:
