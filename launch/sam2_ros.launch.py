@@ -1,68 +1,107 @@
 """Launch sam2_ros_node (a lifecycle node that configures and activates itself) and, optionally, RViz.
 
     ros2 launch sam2_ros sam2_ros.launch.py model_dir:=/path/to/model image_topics:="['/camera/image_raw']"
+    ros2 launch sam2_ros sam2_ros.launch.py params_file:=/path/to/my_params.yaml rviz:=true
 
-Parameters come from `params_file` (default: the package's config/sam2_ros.yaml); the
-arguments below override it. Defaults of everything else: sam2_ros/node/params.py.
+The node's parameters come from `params_file` (default: the package's config/sam2_ros.yaml).
+`model_dir`, `backend`, `aidlite_accelerator` and `image_topics` override the parameter of the
+same name only when given: left out (empty), the params file decides, and the node's defaults
+(sam2_ros/node/params.py) fill in what neither sets. With `rviz:=true` and no `rviz_config`,
+RViz gets a config generated from rviz/sam2_ros.rviz with one camera/overlay/mask display set
+per image stream, on the topics the node uses in its namespace. The logic lives in
+sam2_ros/tools/launch_support.py and rviz_config.py (unit-tested without launch_ros).
 """
 
-from launch.actions import DeclareLaunchArgument
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
+from launch.launch_context import LaunchContext
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from launch import LaunchDescription
+from launch import Action, LaunchDescription
+from sam2_ros.tools import launch_support, rviz_config
 
 
-def generate_launch_description() -> LaunchDescription:
-    share = FindPackageShare("sam2_ros")
-    arguments = [
-        DeclareLaunchArgument("model_dir", description="model directory written by sam2-ros-export"),
-        DeclareLaunchArgument(
-            "backend", default_value="onnxruntime", description="inference backend: onnxruntime, qnn or aidlite"
-        ),
-        DeclareLaunchArgument(
-            "aidlite_accelerator", default_value="dsp", description="with backend aidlite: dsp, cpu or gpu"
-        ),
-        DeclareLaunchArgument(
-            "image_topics", default_value="['image']", description="YAML list of camera image topics"
-        ),
-        DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its topics"),
-        DeclareLaunchArgument(
-            "params_file",
-            default_value=PathJoinSubstitution([share, "config", "sam2_ros.yaml"]),
-            description="parameters file",
-        ),
-        DeclareLaunchArgument("rviz", default_value="false", description="also start RViz with the overlay"),
-        DeclareLaunchArgument(
-            "rviz_config",
-            default_value=PathJoinSubstitution([share, "rviz", "sam2_ros.rviz"]),
-            description="RViz config",
-        ),
-    ]
+def _argument(context: LaunchContext, name: str) -> str:
+    """The launch argument's value, as given (or its default)."""
+    return LaunchConfiguration(name).perform(context)
+
+
+def _launch_setup(context: LaunchContext) -> list[Action]:
+    """The node and RViz, built from the launch arguments' values."""
+    params_file = _argument(context, "params_file") or PathJoinSubstitution(
+        [FindPackageShare("sam2_ros"), "config", "sam2_ros.yaml"]
+    ).perform(context)
+    namespace = launch_support.node_namespace(
+        _argument(context, "namespace"), context.launch_configurations.get("ros_namespace")
+    )
+    given = {name: _argument(context, name) for name in launch_support.OVERRIDE_ARGUMENTS}
     node = LifecycleNode(
         package="sam2_ros",
         executable="sam2_ros_node",
-        name="sam2_ros",
-        namespace=LaunchConfiguration("namespace"),
+        name=launch_support.NODE_NAME,
+        namespace=namespace,
         output="screen",
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {
-                "model_dir": ParameterValue(LaunchConfiguration("model_dir"), value_type=str),
-                "backend": ParameterValue(LaunchConfiguration("backend"), value_type=str),
-                "aidlite_accelerator": ParameterValue(LaunchConfiguration("aidlite_accelerator"), value_type=str),
-                "image_topics": ParameterValue(LaunchConfiguration("image_topics")),
-            },
-        ],
+        parameters=launch_support.node_parameters(params_file, given),
     )
-    rviz = Node(
-        package="rviz2",
-        executable="rviz2",
-        arguments=["-d", LaunchConfiguration("rviz_config")],
-        condition=IfCondition(LaunchConfiguration("rviz")),
-        output="screen",
-    )
-    return LaunchDescription([*arguments, node, rviz])
+    actions: list[Action] = [node]
+    if IfCondition(LaunchConfiguration("rviz")).evaluate(context):
+        config = _argument(context, "rviz_config")
+        if not config:
+            template = PathJoinSubstitution([FindPackageShare("sam2_ros"), "rviz", "sam2_ros.rviz"]).perform(context)
+            folder = tempfile.mkdtemp(prefix="sam2_ros_rviz_")
+            atexit.register(shutil.rmtree, folder, True)
+            topics = launch_support.image_topics_for(given["image_topics"], params_file, namespace)
+            config = str(rviz_config.write_config(template, topics, namespace, folder))
+        actions.append(Node(package="rviz2", executable="rviz2", arguments=["-d", config], output="screen"))
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    """The launch arguments and the OpaqueFunction that builds the node (and RViz) from them."""
+    arguments = [
+        DeclareLaunchArgument(
+            "model_dir",
+            default_value="",
+            description="model directory written by sam2-ros-export; empty: the params file's model_dir",
+        ),
+        DeclareLaunchArgument(
+            "backend",
+            default_value="",
+            description="inference backend: onnxruntime, qnn or aidlite; empty: the params file's (or onnxruntime)",
+        ),
+        DeclareLaunchArgument(
+            "aidlite_accelerator",
+            default_value="",
+            description="with backend aidlite: dsp, cpu or gpu; empty: the params file's (or dsp)",
+        ),
+        DeclareLaunchArgument(
+            "image_topics",
+            default_value="",
+            description="YAML list of camera image topics, e.g. \"['/cam_left/image_raw', '/cam_right/image_raw']\"; "
+            "empty: the params file's (or ['image'])",
+        ),
+        DeclareLaunchArgument(
+            "namespace", default_value="", description="namespace of the node and its relative topics"
+        ),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=PathJoinSubstitution([FindPackageShare("sam2_ros"), "config", "sam2_ros.yaml"]),
+            description="the node's parameters file",
+        ),
+        DeclareLaunchArgument("rviz", default_value="false", description="also start RViz on the node's topics"),
+        DeclareLaunchArgument(
+            "rviz_config",
+            default_value="",
+            description="RViz config used as is; empty: generated from the package's rviz/sam2_ros.rviz "
+            "for the namespace and image topics",
+        ),
+    ]
+    return LaunchDescription([*arguments, OpaqueFunction(function=_launch_setup)])

@@ -1,30 +1,248 @@
-"""The launch file: checked statically everywhere, run through launch_ros where it exists."""
+"""The launch file: its logic unit-tested (launch_support, rviz_config), the file itself checked
+statically everywhere, and run through launch_ros's own Python API where launch_ros exists.
+"""
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from sam2_ros.tools.resources import REPO_ROOT as REPO
+from sam2_ros.tools import launch_support, rviz_config
+from sam2_ros.tools.launch_support import (
+    file_parameters,
+    image_topics_for,
+    node_namespace,
+    node_parameters,
+    overrides,
+    parse_image_topics,
+    resolve_topic,
+)
 
+REPO = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = REPO / "launch" / "sam2_ros.launch.py"
+PARAMS_FILE = REPO / "config" / "sam2_ros.yaml"
+RVIZ_TEMPLATE = REPO / "rviz" / "sam2_ros.rviz"
+EMPTY = {name: "" for name in launch_support.OVERRIDE_ARGUMENTS}
 
 
-def _declared_arguments() -> set[str]:
-    tree = ast.parse(LAUNCH_FILE.read_text())
-    return {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument"
+# ---------------------------------------------------------------- overrides: only what is given
+
+
+def test_no_override_when_every_argument_is_empty():
+    assert overrides(EMPTY) == {}
+    assert overrides({}) == {}
+    assert overrides({name: "  " for name in EMPTY}) == {}
+    assert node_parameters("/p.yaml", EMPTY) == ["/p.yaml"]
+
+
+def test_only_the_given_arguments_are_passed():
+    given = {**EMPTY, "backend": "qnn", "namespace": "robot1", "rviz": "true"}
+    assert overrides(given) == {"backend": "qnn"}
+    assert node_parameters("/p.yaml", given) == ["/p.yaml", {"backend": "qnn"}]
+
+
+def test_overrides_keep_their_declared_types():
+    given = {"model_dir": "123", "backend": "aidlite", "aidlite_accelerator": "gpu",
+             "image_topics": "['/cam_left/image_raw', '/cam_right/image_raw']"}  # fmt: skip
+    result = overrides(given)
+    assert result == {
+        "model_dir": "123",
+        "backend": "aidlite",
+        "aidlite_accelerator": "gpu",
+        "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"],
+    }
+    assert type(result["model_dir"]) is str  # a numeric-looking directory stays a string
+    assert all(type(t) is str for t in result["image_topics"])
+
+
+def test_image_topics_argument_is_a_yaml_list():
+    assert parse_image_topics("['/camera/image_raw']") == ["/camera/image_raw"]
+    assert parse_image_topics("[a/image, ' b/image ']") == ["a/image", "b/image"]
+    assert parse_image_topics("/camera/image_raw") == ["/camera/image_raw"]  # one bare name
+
+
+@pytest.mark.parametrize("text", ["[]", "[1, 2]", "{a: b}", "['x', 'x']", "['']", "[[a]]"])
+def test_bad_image_topics_argument_is_refused(text):
+    with pytest.raises(ValueError, match="image_topics"):
+        overrides({"image_topics": text})
+
+
+# ---------------------------------------------------------------- namespace and topics
+
+
+@pytest.mark.parametrize(
+    ("namespace", "base", "expected"),
+    [("", None, "/"), ("robot1", None, "/robot1"), ("/robot1/", None, "/robot1"), ("a//b", None, "/a/b"),
+     ("robot1", "fleet", "/fleet/robot1"), ("/robot1", "fleet", "/robot1"), ("", "/fleet", "/fleet")],
+)  # fmt: skip
+def test_node_namespace_as_launch_ros_forms_it(namespace, base, expected):
+    assert node_namespace(namespace, base) == expected
+
+
+def test_topics_resolve_against_the_namespace():
+    assert resolve_topic("image", "/robot1") == "/robot1/image"
+    assert resolve_topic("/camera/image_raw", "/robot1") == "/camera/image_raw"
+    assert resolve_topic("~/reset", "/robot1") == "/robot1/sam2_ros/reset"
+    assert resolve_topic("image", "") == "/image"
+    assert resolve_topic("overlay", "/") == "/overlay"
+
+
+def test_output_topics_follow_the_node_naming():
+    # what test_node.py's test_two_cameras_share_one_model subscribes to, and the one-stream names
+    two = ["left/image_raw", "right/image_raw"]
+    assert launch_support.output_topic("/ns", two, "left/image_raw", "tracked_objects") == "/ns/left/tracked_objects"
+    assert launch_support.output_topic("/ns", ["/camera/image_raw"], "/camera/image_raw", "mask") == "/ns/mask"
+
+
+# ---------------------------------------------------------------- what the params file sets
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_the_shipped_params_file_is_read_for_any_namespace():
+    assert file_parameters(PARAMS_FILE, "/")["image_topics"] == ["image"]
+    assert file_parameters(PARAMS_FILE, "/robot1")["image_topics"] == ["image"]
+
+
+def test_params_file_node_keys_match_as_ros_matches_them(tmp_path):
+    def params(key: Any) -> dict[str, Any]:
+        return {"ros__parameters": {"image_topics": [key]}}
+
+    path = _write(tmp_path / "p.yaml", {"/**": params("any"), "sam2_ros": params("root"),
+                                        "/robot1/sam2_ros": params("robot1"), "/*/other": params("other")})  # fmt: skip
+    assert file_parameters(path, "/")["image_topics"] == ["root"]  # `sam2_ros:` is /sam2_ros, after /**
+    assert file_parameters(path, "/robot1")["image_topics"] == ["robot1"]
+    assert file_parameters(path, "/robot2")["image_topics"] == ["any"]
+    nested = _write(tmp_path / "n.yaml", {"robot1": {"sam2_ros": params("nested")}, "/*/sam2_ros": params("star")})
+    assert file_parameters(nested, "/robot1")["image_topics"] == ["star"]  # the later matching section wins
+    assert file_parameters(nested, "/a/b") == {}  # `*` is one namespace token
+
+
+def test_image_topics_for_rviz_come_from_the_argument_then_the_params_file_then_the_default(tmp_path):
+    path = _write(tmp_path / "p.yaml", {"/**": {"ros__parameters": {"image_topics": ["/a/image", "/b/image"]}}})
+    assert image_topics_for("['/camera/image_raw']", path, "/robot1") == ["/camera/image_raw"]
+    assert image_topics_for("", path, "/robot1") == ["/a/image", "/b/image"]
+    other = _write(tmp_path / "o.yaml", {"/**": {"ros__parameters": {"backend": "qnn"}}})
+    assert image_topics_for("", other, "/robot1") == ["image"]  # params.py's default
+
+
+# ---------------------------------------------------------------- the generated RViz config
+
+
+def _displays(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return config["Visualization Manager"]["Displays"]
+
+
+def test_the_template_holds_one_display_set_on_relative_topics():
+    displays = _displays(yaml.safe_load(RVIZ_TEMPLATE.read_text()))
+    topics = {d["Topic"]["Value"]: d["Topic"]["Reliability Policy"] for d in displays}
+    assert topics == {"image": "Best Effort", "overlay": "Reliable", "mask": "Reliable"}
+
+
+def test_one_stream_in_a_namespace_shows_the_node_topics(tmp_path):
+    path = rviz_config.write_config(RVIZ_TEMPLATE, ["/camera/image_raw"], "/robot1", tmp_path)
+    displays = _displays(yaml.safe_load(path.read_text()))
+    assert [d["Topic"]["Value"] for d in displays] == ["/camera/image_raw", "/robot1/overlay", "/robot1/mask"]
+    template = _displays(yaml.safe_load(RVIZ_TEMPLATE.read_text()))
+    assert [d["Name"] for d in displays] == [d["Name"] for d in template]
+
+
+def test_two_streams_get_two_display_sets_on_the_resolved_topics(tmp_path):
+    path = rviz_config.write_config(RVIZ_TEMPLATE, ["/cam_left/image_raw", "front/image"], "/robot1", tmp_path)
+    assert path.parent == tmp_path
+    config = yaml.safe_load(path.read_text())
+    displays = _displays(config)
+    assert [(d["Topic"]["Value"], d["Topic"]["Reliability Policy"]) for d in displays] == [
+        ("/cam_left/image_raw", "Best Effort"),
+        ("/robot1/cam_left/overlay", "Reliable"),
+        ("/robot1/cam_left/mask", "Reliable"),
+        ("/robot1/front/image", "Best Effort"),
+        ("/robot1/front/overlay", "Reliable"),
+        ("/robot1/front/mask", "Reliable"),
+    ]
+    assert len({d["Name"] for d in displays}) == 6 and displays[3]["Name"].endswith("[front]")
+    # the template's structure: the same keys everywhere, each display shaped as its template display
+    template = yaml.safe_load(RVIZ_TEMPLATE.read_text())
+    assert config.keys() == template.keys()
+    assert config["Visualization Manager"].keys() == template["Visualization Manager"].keys()
+    shapes = [(d.keys(), d["Topic"].keys()) for d in _displays(template)]
+    assert [(d.keys(), d["Topic"].keys()) for d in displays] == shapes * 2
+    assert {k: v for k, v in config.items() if k != "Visualization Manager"} == {
+        k: v for k, v in template.items() if k != "Visualization Manager"
     }
 
 
+def test_displays_not_in_the_template_set_are_kept(tmp_path):
+    template = yaml.safe_load(RVIZ_TEMPLATE.read_text())
+    grid = {"Class": "rviz_default_plugins/Grid", "Enabled": True, "Name": "Grid"}
+    _displays(template).insert(0, grid)
+    config = rviz_config.build_config(template, rviz_config.stream_topics(["a/image", "b/image"], "/"))
+    assert _displays(config)[0] == grid and len(_displays(config)) == 7
+    assert [d["Topic"]["Value"] for d in _displays(config)[1:4]] == ["/a/image", "/a/overlay", "/a/mask"]
+
+
+# ---------------------------------------------------------------- the launch file, statically
+
+
+def _tree() -> ast.Module:
+    return ast.parse(LAUNCH_FILE.read_text())
+
+
+def _calls(name: str) -> list[ast.Call]:
+    def called(node: ast.Call) -> str:
+        return getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+
+    return [n for n in ast.walk(_tree()) if isinstance(n, ast.Call) and called(n) == name]
+
+
+def _declared() -> dict[str, ast.expr | None]:
+    """Declared argument -> its default_value expression."""
+    result = {}
+    for call in _calls("DeclareLaunchArgument"):
+        default = next((k.value for k in call.keywords if k.arg == "default_value"), None)
+        result[call.args[0].value] = default
+    return result
+
+
 def test_launch_file_declares_the_documented_arguments():
-    assert _declared_arguments() == {"model_dir", "backend", "aidlite_accelerator", "image_topics", "namespace",
-                                     "params_file", "rviz", "rviz_config"}  # fmt: skip
+    assert set(_declared()) == {"model_dir", "backend", "aidlite_accelerator", "image_topics", "namespace",
+                                "params_file", "rviz", "rviz_config"}  # fmt: skip
+
+
+def test_override_arguments_default_to_empty():
+    declared = _declared()
+    for name in (*launch_support.OVERRIDE_ARGUMENTS, "rviz_config", "namespace"):
+        default = declared[name]
+        assert isinstance(default, ast.Constant) and default.value == "", name
+
+
+def test_node_parameters_are_built_only_through_launch_support():
+    source = LAUNCH_FILE.read_text()
+    assert "ParameterValue" not in source  # no typed default values of its own
+    (node,) = _calls("LifecycleNode")
+    (parameters,) = [k.value for k in node.keywords if k.arg == "parameters"]
+    assert ast.unparse(parameters.func) == "launch_support.node_parameters"
+    # the overrides come from every OVERRIDE_ARGUMENTS argument, as given
+    (given,) = [n for n in ast.walk(_tree()) if isinstance(n, ast.DictComp)]
+    assert ast.unparse(given.generators[0].iter) == "launch_support.OVERRIDE_ARGUMENTS"
+    assert not any(isinstance(n, ast.Dict) and n.keys for n in ast.walk(_tree()))  # no parameter dict literal
+
+
+def test_launch_file_uses_the_shipped_params_file_and_rviz_template():
+    source = LAUNCH_FILE.read_text()
+    assert '"config", "sam2_ros.yaml"' in source and '"rviz", "sam2_ros.rviz"' in source
+    assert "FindPackageShare" in source and "rviz_config.write_config" in source
 
 
 def test_launch_file_runs_no_code_from_strings():
@@ -33,18 +251,109 @@ def test_launch_file_runs_no_code_from_strings():
         assert forbidden not in source
 
 
-def test_launch_file_uses_the_tested_parameters_file_and_rviz_config():
-    source = LAUNCH_FILE.read_text()
-    assert '"config", "sam2_ros.yaml"' in source and '"rviz", "sam2_ros.rviz"' in source
-    rviz = yaml.safe_load((REPO / "rviz" / "sam2_ros.rviz").read_text())
-    topics = {d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]}
-    assert topics == {"image", "overlay", "mask"}
+# ---------------------------------------------------------------- run through launch_ros (where it exists)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None, reason="launch_ros is not installable here")
-def test_launch_description_builds():
-    spec = importlib.util.spec_from_file_location("sam2_ros_launch", LAUNCH_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
-    assert len(description.entities) >= 8
+def _ament_prefix() -> str | None:
+    """An ament prefix holding the node executable: AMENT_PREFIX_PATH's, else this interpreter's."""
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] or [sys.prefix]
+    found = [p for p in prefixes if (Path(p) / "lib" / "sam2_ros" / "sam2_ros_node").is_file()]
+    return found[0] if found else None
+
+
+needs_launch_ros = pytest.mark.skipif(
+    importlib.util.find_spec("launch_ros") is None or _ament_prefix() is None,
+    reason="launch_ros is not installable from pip here (or no installed sam2_ros_node in the ament prefix)",
+)
+
+
+@pytest.fixture
+def launch_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launched node and this process's client find each other, and no other test's nodes."""
+    monkeypatch.setenv("AMENT_PREFIX_PATH", os.environ.get("AMENT_PREFIX_PATH") or str(_ament_prefix()))
+    # the installed executable runs `python3` from PATH: this interpreter's, with its packages
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("ROS_DOMAIN_ID", os.environ.get("ROS_DOMAIN_ID", str(100 + os.getpid() % 100)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+def _get_parameters(node: str, names: list[str], timeout: float = 60.0) -> dict[str, Any]:
+    """``names`` of the running ``node`` through its get_parameters service."""
+    import rclpy
+    from rcl_interfaces.srv import GetParameters
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import parameter_value_to_python
+
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        client_node = rclpy.create_node(f"sam2_ros_launch_test_{os.getpid()}", context=context)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(client_node)
+        client = client_node.create_client(GetParameters, f"{node}/get_parameters")
+        assert client.wait_for_service(timeout_sec=timeout), f"{node}/get_parameters did not appear"
+        future = client.call_async(GetParameters.Request(names=names))
+        executor.spin_until_future_complete(future, timeout_sec=timeout)
+        response = future.result()
+        assert response is not None, "get_parameters did not answer"
+        return {name: parameter_value_to_python(value) for name, value in zip(names, response.values)}
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def _launch_and_get(arguments: dict[str, str], node: str, names: list[str]) -> dict[str, Any]:
+    """Run the launch file with ``arguments`` (LaunchService), read ``names`` off ``node``, shut down."""
+    from launch.actions import IncludeLaunchDescription
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    from launch import LaunchDescription, LaunchService
+
+    service = LaunchService()
+    source = PythonLaunchDescriptionSource(str(LAUNCH_FILE))
+    service.include_launch_description(
+        LaunchDescription([IncludeLaunchDescription(source, launch_arguments=list(arguments.items()))])
+    )
+
+    async def run() -> dict[str, Any]:
+        launched = asyncio.ensure_future(service.run_async(shutdown_when_idle=False))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, _get_parameters, node, names)
+        finally:
+            stopping = service.shutdown()
+            if stopping is not None:
+                await stopping
+            await launched
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(run())
+    finally:
+        loop.close()
+
+
+NAMES = ["model_dir", "backend", "aidlite_accelerator", "image_topics"]
+
+
+def _user_params_file(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A user's params file setting every override parameter to a non-default value."""
+    values = {"model_dir": str(tmp_path / "my_model"), "backend": "qnn", "aidlite_accelerator": "gpu",
+              "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"]}  # fmt: skip
+    # autostart off: the test is about the parameters the node gets, not about loading a model
+    path = _write(tmp_path / "user.yaml", {"/**": {"ros__parameters": {**values, "autostart": False}}})
+    return path, values
+
+
+@needs_launch_ros
+def test_launched_node_gets_the_params_file_values(tmp_path, launch_env):
+    path, values = _user_params_file(tmp_path)
+    assert _launch_and_get({"params_file": str(path)}, "/sam2_ros", NAMES) == values
+
+
+@needs_launch_ros
+def test_a_given_launch_argument_overrides_the_params_file(tmp_path, launch_env):
+    path, values = _user_params_file(tmp_path)
+    arguments = {"params_file": str(path), "namespace": "robot1", "backend": "onnxruntime",
+                 "image_topics": "['/camera/image_raw']"}  # fmt: skip
+    got = _launch_and_get(arguments, "/robot1/sam2_ros", NAMES)
+    assert got == {**values, "backend": "onnxruntime", "image_topics": ["/camera/image_raw"]}
