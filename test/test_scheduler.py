@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sam2_ros.node.scheduler import Job, Scheduler
+from sam2_ros.node.scheduler import Dropped, Job, Scheduler
 
 WAIT = 0.5  # prompt_wait_s
 
@@ -232,6 +232,59 @@ def test_streams_are_independent(clock):
     assert sched.newest_stamp("left") == 2 and sched.newest_stamp("right") is None
     clock.advance(WAIT)
     assert sched.take_all(WAIT) == {"right": Job(False, None, (on_right,), ())}
+
+
+def test_a_rejected_image_is_counted_and_never_displaces_a_waiting_one(sched):
+    sched.put_image("cam", "good", 10)
+    sched.reject_image("cam")  # bad as it arrived: counted, not queued
+    sched.reject_image("cam")
+    assert sched.counts("cam") == (3, 0) and sched.rejected("cam") == 2
+    assert sched.take("cam", WAIT).frame.message == "good"
+    sched.reject_image("cam")
+    assert not sched.has_work(WAIT) and sched.take("cam", WAIT) is None
+    assert sched.counts("cam") == (4, 0) and sched.rejected("cam") == 3
+
+
+def test_drop_waiting_forgets_images_prompts_and_resets_not_taken(sched):
+    sched.put_image("cam", "a", 10)
+    running = sched.take("cam", WAIT)  # handed to the worker: not affected
+    sched.put_image("cam", "b", 11)
+    sched.put_prompt("cam", Req("on b", 11))
+    sched.put_prompt("cam", Req("ahead", 12))
+    ticket = sched.request_reset()
+    assert sched.drop_waiting() == Dropped(images=1, prompts=2, resets=1)
+    assert sched.counts("cam") == (2, 1)  # the dropped image counts as dropped
+    assert not sched.reset_pending() and not sched.reset_done(ticket)
+    assert not sched.has_work(0.0) and sched.take("cam", 0.0) is None
+    sched.finish("cam", running, 10)  # the job in flight reports as usual
+    assert sched.newest_stamp("cam") == 10
+    assert sched.drop_waiting() == Dropped()  # nothing left
+
+
+def test_reset_tickets_say_whether_a_request_ran(sched):
+    first = sched.request_reset()
+    job = sched.take("cam", WAIT)
+    assert job.reset and not sched.reset_done(first)  # taken, not finished
+    second = sched.request_reset()  # arrives while the first runs
+    sched.finish("cam", job, None)
+    assert sched.reset_done(first) and not sched.reset_done(second)
+    sched.drop_waiting()  # e.g. deactivation: the second never runs
+    assert not sched.reset_pending() and not sched.reset_done(second)
+    third = sched.request_reset()
+    run(sched)
+    assert sched.reset_done(third) and sched.reset_done(second)  # a later reset covers an earlier request
+
+
+def test_reset_tickets_of_one_stream(clock):
+    sched = Scheduler(["left", "right"], clock=clock)
+    left = sched.request_reset("left")
+    both = sched.request_reset()
+    jobs = sched.take_all(WAIT)
+    sched.finish("left", jobs["left"], None)
+    assert sched.reset_done(left, "left") and sched.reset_done(both, "left")
+    assert not sched.reset_done(both)  # the right stream has not finished
+    sched.finish("right", jobs["right"], None)
+    assert sched.reset_done(both)
 
 
 def test_job_is_frozen(sched):

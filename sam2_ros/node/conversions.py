@@ -20,10 +20,30 @@ from sam2_ros.node.objects import ObjectRegistry
 from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration, stamp_to_ns
 
 SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+MIN_IMAGE_SIDE = 2  # the engine's check_image (engine/prompts.py) needs at least 2x2 pixels
+CLIP_CHARS = 80  # user-supplied strings quoted in a warning are cut to this length
 
 
 class ConversionError(ValueError):
-    """A message cannot be converted; the message says why."""
+    """A message cannot be converted; the message says why, ``kind`` names the problem.
+
+    ``kind`` is a fixed word per check (``image_size``, ``prompt_labels``, ...): the node throttles
+    its warnings per kind, never per text.
+    """
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind = kind
+
+
+def clip_text(text: str, limit: int = CLIP_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut (user strings in log lines)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def quoted(text: str) -> str:
+    """A user-supplied string for a log line: clipped, then quoted like ``repr``."""
+    return repr(clip_text(text))
 
 
 def _bridge():
@@ -44,16 +64,40 @@ def bridge():
 
 
 def check_image_layout(msg: Image, channels: int, max_pixels: int) -> None:
-    """Size, step and data length of a raw image must agree."""
+    """Size, step and data length of a raw image must agree; the image must be at least 2x2."""
     if msg.height == 0 or msg.width == 0:
-        raise ConversionError(f"empty image ({msg.width}x{msg.height})")
+        raise ConversionError("image_size", f"empty image ({msg.width}x{msg.height})")
+    if msg.height < MIN_IMAGE_SIDE or msg.width < MIN_IMAGE_SIDE:
+        raise ConversionError(
+            "image_size",
+            f"image {msg.width}x{msg.height} is too small: the model needs at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}",
+        )
     if msg.width * msg.height > max_pixels:
-        raise ConversionError(f"image {msg.width}x{msg.height} exceeds max_image_pixels ({max_pixels})")
+        raise ConversionError("image_size", f"image {msg.width}x{msg.height} exceeds max_image_pixels ({max_pixels})")
     row = msg.width * channels
     if msg.step < row:
-        raise ConversionError(f"step {msg.step} is smaller than width x channels ({row})")
+        raise ConversionError("image_layout", f"step {msg.step} is smaller than width x channels ({row})")
     if len(msg.data) != msg.step * msg.height:
-        raise ConversionError(f"data length {len(msg.data)} != step x height ({msg.step * msg.height})")
+        raise ConversionError("image_layout", f"data length {len(msg.data)} != step x height ({msg.step * msg.height})")
+
+
+def check_image_msg(msg: Image | CompressedImage, max_pixels: int) -> None:
+    """The checks that need no decoding, made as an image arrives (before it is queued).
+
+    A raw image: encoding, size (at least 2x2, at most ``max_pixels``), step and data length. A
+    compressed image: not empty (its size is known only once decoded, by `compressed_to_rgb`).
+    """
+    if isinstance(msg, CompressedImage):
+        if len(msg.data) == 0:
+            raise ConversionError("image_size", "empty compressed image")
+        return
+    channels = SUPPORTED_ENCODINGS.get(msg.encoding)
+    if channels is None:
+        raise ConversionError(
+            "image_encoding",
+            f"unsupported encoding {quoted(msg.encoding)}; use one of {sorted(SUPPORTED_ENCODINGS)}",
+        )
+    check_image_layout(msg, channels, max_pixels)
 
 
 def _compact(msg: Image, channels: int) -> Image:
@@ -69,29 +113,34 @@ def _compact(msg: Image, channels: int) -> Image:
 
 def image_to_rgb(msg: Image, max_pixels: int) -> np.ndarray:
     """A raw image message as HxWx3 uint8 RGB."""
-    channels = SUPPORTED_ENCODINGS.get(msg.encoding)
-    if channels is None:
-        raise ConversionError(f"unsupported encoding {msg.encoding!r}; use one of {sorted(SUPPORTED_ENCODINGS)}")
-    check_image_layout(msg, channels, max_pixels)
+    check_image_msg(msg, max_pixels)
+    channels = SUPPORTED_ENCODINGS[msg.encoding]
     try:
         rgb = bridge().imgmsg_to_cv2(_compact(msg, channels), desired_encoding="rgb8")
     except Exception as exc:
-        raise ConversionError(f"cv_bridge could not convert the image: {exc}") from exc
+        raise ConversionError("image_decode", f"cv_bridge could not convert the image: {clip_text(str(exc))}") from exc
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
 def compressed_to_rgb(msg: CompressedImage, max_pixels: int) -> np.ndarray:
     """A compressed (JPEG/PNG) image message as HxWx3 uint8 RGB."""
-    if len(msg.data) == 0:
-        raise ConversionError("empty compressed image")
+    check_image_msg(msg, max_pixels)
     try:
         rgb = bridge().compressed_imgmsg_to_cv2(msg, desired_encoding="rgb8")
     except Exception as exc:
-        raise ConversionError(f"cannot decode compressed image ({msg.format!r}): {exc}") from exc
+        raise ConversionError(
+            "image_decode", f"cannot decode compressed image ({quoted(msg.format)}): {clip_text(str(exc))}"
+        ) from exc
     if rgb is None or rgb.ndim != 3:
-        raise ConversionError(f"cannot decode compressed image ({msg.format!r})")
-    if rgb.shape[0] * rgb.shape[1] > max_pixels:
-        raise ConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} exceeds max_image_pixels ({max_pixels})")
+        raise ConversionError("image_decode", f"cannot decode compressed image ({quoted(msg.format)})")
+    height, width = rgb.shape[:2]
+    if height < MIN_IMAGE_SIDE or width < MIN_IMAGE_SIDE:
+        raise ConversionError(
+            "image_size",
+            f"image {width}x{height} is too small: the model needs at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}",
+        )
+    if height * width > max_pixels:
+        raise ConversionError("image_size", f"image {width}x{height} exceeds max_image_pixels ({max_pixels})")
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
@@ -105,10 +154,13 @@ def to_rgb(msg: Image | CompressedImage, max_pixels: int) -> np.ndarray:
 def mask_prompt_to_array(msg: Image, height: int, width: int) -> np.ndarray:
     """A mono8 mask prompt as an HxW bool array of the image's size."""
     if msg.encoding != "mono8":
-        raise ConversionError(f"mask prompt must be mono8, got {msg.encoding!r}")
+        raise ConversionError("prompt_mask", f"mask prompt must be mono8, got {quoted(msg.encoding)}")
     if (msg.height, msg.width) != (height, width):
-        raise ConversionError(f"mask prompt is {msg.width}x{msg.height}, the image is {width}x{height}")
-    check_image_layout(msg, 1, height * width)
+        raise ConversionError("prompt_mask", f"mask prompt is {msg.width}x{msg.height}, the image is {width}x{height}")
+    try:
+        check_image_layout(msg, 1, height * width)
+    except ConversionError as exc:
+        raise ConversionError("prompt_mask", f"mask prompt: {exc}") from exc
     rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :width]
     return rows > 0
 
@@ -129,25 +181,37 @@ class PromptRequest:
 
 
 def prompt_from_msg(msg: Prompt) -> PromptRequest:
-    """Check a Prompt message's fields that do not depend on the image."""
+    """Check a Prompt message's fields that do not depend on the image.
+
+    Points and labels must pair up, labels be 0 or 1, points and box be finite, the box ordered;
+    whether they lie inside the image is checked when the prompt is applied.
+    """
     if msg.action not in (Prompt.ACTION_ADD_OR_REFINE, Prompt.ACTION_REMOVE_OBJECT, Prompt.ACTION_RESET_STREAM):
-        raise ConversionError(f"unknown prompt action {msg.action}")
+        raise ConversionError("prompt_action", f"unknown prompt action {msg.action}")
     if msg.action != Prompt.ACTION_RESET_STREAM and not 1 <= msg.object_id <= 255:
-        raise ConversionError(f"object_id must be 1..255, got {msg.object_id}")
+        raise ConversionError("prompt_object_id", f"object_id must be 1..255, got {msg.object_id}")
     points = labels = box = None
     mask_msg = None
     if msg.action == Prompt.ACTION_ADD_OR_REFINE:
         if len(msg.points) != len(msg.labels):
-            raise ConversionError(f"{len(msg.points)} points but {len(msg.labels)} labels")
+            raise ConversionError("prompt_labels", f"{len(msg.points)} points but {len(msg.labels)} labels")
         if msg.points:
             points = np.array([[p.x, p.y] for p in msg.points], np.float64)
             labels = np.array(list(msg.labels), np.int64)
+            if not np.isfinite(points).all():
+                raise ConversionError("prompt_not_finite", "points contain NaN or infinity")
+            if not np.isin(labels, (0, 1)).all():
+                raise ConversionError("prompt_labels", "labels must be 0 (background) or 1 (foreground)")
         if msg.has_box:
             box = np.array(list(msg.box), np.float64)
+            if not np.isfinite(box).all():
+                raise ConversionError("prompt_not_finite", "box contains NaN or infinity")
+            if not (box[0] < box[2] and box[1] < box[3]):
+                raise ConversionError("prompt_box", "box must have x0 < x1 and y0 < y1")
         if msg.mask.height or msg.mask.width or len(msg.mask.data):
             mask_msg = msg.mask
         if points is None and box is None and mask_msg is None:
-            raise ConversionError("empty prompt: no points, no box, no mask")
+            raise ConversionError("prompt_empty", "empty prompt: no points, no box, no mask")
     stamp_ns = stamp_to_ns(msg.header.stamp)
     return PromptRequest(msg.action, msg.object_id, msg.label, msg.stream, stamp_ns, points, labels, box, mask_msg)
 

@@ -4,13 +4,12 @@ Lifecycle transitions, subscriptions, publishers, the reset service and diagnost
 only hand images, prompts and resets to the `Scheduler` (scheduler.py) under the node's lock and
 never block; one worker thread takes its jobs and runs each on its `Stream` (stream.py: the
 message <-> engine calls of one camera), so latency does not grow when images come too fast.
+Input is taken only while the node is active; deactivation drops whatever still waits.
 """
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -24,13 +23,12 @@ from std_srvs.srv import Trigger
 from sam2_ros.engine import Sam2RosError, Sam2Tracker
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node import conversions
-from sam2_ros.node.conversions import ConversionError
+from sam2_ros.node.conversions import ConversionError, quoted
 from sam2_ros.node.params import PARAMETERS, NodeConfig, read_config, read_runtime
-from sam2_ros.node.scheduler import Scheduler
+from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.node.stream import Stream
-
-WARN_EVERY_S = 2.0  # the same kind of warning at most this often
+from sam2_ros.node.throttle import WarningThrottle
 
 
 class Sam2RosNode(LifecycleNode):
@@ -53,19 +51,18 @@ class Sam2RosNode(LifecycleNode):
         self._backend_desc = ""
         self._input_group = ReentrantCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
-        self._warned: dict[str, float] = {}
+        self._throttle = WarningThrottle()
+        self._active = False  # taking input (guarded by _cv)
 
     def param(self, name: str) -> Any:
         """The current value of parameter ``name``."""
         return self.get_parameter(name).value
 
-    def _warn(self, text: str) -> None:
-        """A warning, throttled per kind of message (the text without its numbers)."""
-        key = re.sub(r"[0-9.]+", "#", text)
-        now = time.monotonic()
-        if now - self._warned.get(key, -1e9) >= WARN_EVERY_S:
-            self._warned[key] = now
-            self.get_logger().warning(text)
+    def _warn(self, kind: str, text: str) -> None:
+        """A warning, throttled per ``kind`` (a fixed word naming the problem)."""
+        line = self._throttle.admit(kind, text)
+        if line is not None:
+            self.get_logger().warning(line)
 
     # ------------------------------------------------------------------ lifecycle
     def autostart(self) -> None:
@@ -113,6 +110,11 @@ class Sam2RosNode(LifecycleNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         assert self._config is not None
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name="sam2_ros_worker", daemon=True)
+        self._worker.start()
+        with self._cv:
+            self._active = True  # before the subscriptions: their first messages are taken
         qos = QoSProfile(depth=self._config.input_depth)
         reliable = self._config.input_reliability == "reliable"
         qos.reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
@@ -130,17 +132,18 @@ class Sam2RosNode(LifecycleNode):
         self._subs.append(
             self.create_subscription(Prompt, "prompt", self._on_prompt, 50, callback_group=self._input_group)
         )
-        self._stop.clear()
-        self._worker = threading.Thread(target=self._work, name="sam2_ros_worker", daemon=True)
-        self._worker.start()
         self.get_logger().info("active")
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self.stop_worker()
+        dropped = self.stop_worker()
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs.clear()
+        self.get_logger().info(
+            f"inactive: dropped {dropped.images} waiting image(s), {dropped.prompts} prompt(s), "
+            f"{dropped.resets} reset request(s)"
+        )
         return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
@@ -152,14 +155,20 @@ class Sam2RosNode(LifecycleNode):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
-    def stop_worker(self) -> None:
-        """Stop the inference worker thread (waits for its current frame)."""
-        self._stop.set()
+    def stop_worker(self) -> Dropped:
+        """Stop taking input and the inference worker thread (waits for its current job, whose
+        outputs are still published), then drop whatever still waits; returns what was dropped."""
         with self._cv:
+            self._active = False  # callbacks from now on drop their message
+            self._stop.set()
             self._cv.notify_all()
         if self._worker is not None:
             self._worker.join(timeout=30)
             self._worker = None
+        with self._cv:
+            dropped = self._scheduler.drop_waiting()
+            self._cv.notify_all()  # a reset call waiting for a dropped request answers now
+        return dropped
 
     def _release(self) -> None:
         for stream in self._streams.values():
@@ -178,31 +187,61 @@ class Sam2RosNode(LifecycleNode):
 
     # ------------------------------------------------------------------ callbacks (never block)
     def _on_image(self, stream: str, msg: Image | CompressedImage) -> None:
+        """Queue the image, or reject it here if its header shows it bad (it never displaces a good one)."""
+        problem: ConversionError | None = None
+        try:
+            conversions.check_image_msg(msg, int(self.param("max_image_pixels")))
+        except ConversionError as exc:
+            problem = exc
         with self._cv:
-            self._scheduler.put_image(stream, msg, stamp_to_ns(msg.header.stamp))
-            self._cv.notify()
+            if not self._active:
+                return
+            if problem is None:
+                self._scheduler.put_image(stream, msg, stamp_to_ns(msg.header.stamp))
+                self._cv.notify()
+                return
+            self._scheduler.reject_image(stream)
+        self._warn(problem.kind, f"stream {stream}: image dropped: {problem}")
 
     def _on_prompt(self, msg: Prompt) -> None:
         try:
             request = conversions.prompt_from_msg(msg)
         except ConversionError as exc:
-            self._warn(f"prompt dropped: {exc}")
+            self._warn(exc.kind, f"prompt dropped: {exc}")
             return
         name = request.stream or (next(iter(self._streams)) if len(self._streams) == 1 else "")
         if name not in self._streams:
-            self._warn(f"prompt dropped: unknown stream {request.stream!r}; streams are {list(self._streams)}")
+            self._warn(
+                "prompt_unknown_stream",
+                f"prompt dropped: unknown stream {quoted(request.stream)}; streams are {list(self._streams)}",
+            )
             return
         with self._cv:
-            self._scheduler.put_prompt(name, request)
-            self._cv.notify()
+            if self._active:
+                self._scheduler.put_prompt(name, request)
+                self._cv.notify()
+                return
+        self._warn("inactive", "prompt dropped: the node is not active")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Reset every stream before its next frame; refused (nothing queued) while the node is not active."""
         with self._cv:
-            self._scheduler.request_reset()
+            if not self._active:
+                response.success = False
+                response.message = "node is not active: nothing was reset (activate it, then call ~/reset)"
+                return response
+            scheduler = self._scheduler
+            ticket = scheduler.request_reset()
             self._cv.notify()
-            done = self._cv.wait_for(lambda: not self._scheduler.reset_pending() or self._worker is None, timeout=30)
-        response.success = bool(done) and self._worker is not None
-        response.message = f"reset {len(self._streams)} stream(s)" if response.success else "node is not active"
+            # done, or dropped by a deactivation (then not done)
+            finished = self._cv.wait_for(lambda: not scheduler.reset_pending(), timeout=30)
+            response.success = scheduler.reset_done(ticket)
+        if response.success:
+            response.message = f"reset {len(self._streams)} stream(s)"
+        elif finished:
+            response.message = "node was deactivated before the reset ran: nothing was reset"
+        else:
+            response.message = "reset not done within 30 s; it still runs before the next frame"
         return response
 
     # ------------------------------------------------------------------ worker
@@ -222,7 +261,9 @@ class Sam2RosNode(LifecycleNode):
                 try:
                     stream.run(job, params)
                 except Exception as exc:  # keep the node alive whatever happens in one frame
-                    self.get_logger().error(f"stream {name}: {type(exc).__name__}: {exc}")
+                    line = self._throttle.admit("worker_error", f"stream {name}: {type(exc).__name__}: {exc}")
+                    if line is not None:
+                        self.get_logger().error(line)
                 newest = stream.newest_stamp()
                 with self._cv:
                     self._scheduler.finish(name, job, newest)
@@ -241,7 +282,7 @@ class Sam2RosNode(LifecycleNode):
                     "frames_received": received,
                     "frames_processed": stream.stats.processed,
                     "frames_dropped": dropped,
-                    "messages_rejected": stream.stats.rejected,
+                    "messages_rejected": self._scheduler.rejected(stream.name) + stream.stats.rejected,
                     "objects": len(stream.objects),
                     **stream.stats.summary(),
                     "backend": self._backend_desc,

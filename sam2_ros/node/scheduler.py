@@ -13,6 +13,10 @@ latency does not grow however fast the camera is. Prompts are matched to images 
   that image;
 - any other prompt is applied now, before the frame.
 
+An image found bad as it arrives is counted (`reject_image`) and never queued, so it cannot
+displace a good waiting image. `drop_waiting` forgets everything not yet handed to the worker
+(the node calls it on deactivation: nothing stale runs after the next activation).
+
 Not thread-safe by itself: the node calls it under its lock.
 """
 
@@ -49,15 +53,28 @@ class Job:
     prompts_after: tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class Dropped:
+    """What `Scheduler.drop_waiting` forgot: images, prompts, streams with a reset request."""
+
+    images: int = 0
+    prompts: int = 0
+    resets: int = 0
+
+
 @dataclass
 class _Inbox:
     pending: PendingFrame | None = None
     prompts: list[tuple[Any, float]] = field(default_factory=list)  # (request, arrival time), arrival order
     reset_requested: bool = False
     resetting: bool = False  # handed to the worker, not yet done
+    reset_ticket: int = 0  # the newest reset request (see Scheduler.request_reset)
+    running_ticket: int = 0  # the request the worker is running
+    done_ticket: int = 0  # the newest request done
     newest_stamp_ns: int | None = None  # the newest frame the tracker holds (None: none)
     received: int = 0
     dropped: int = 0
+    rejected: int = 0
 
 
 class Scheduler:
@@ -66,6 +83,7 @@ class Scheduler:
     def __init__(self, streams: Iterable[str], clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._inboxes = {name: _Inbox() for name in streams}
+        self._tickets = 0  # reset requests so far
 
     @property
     def streams(self) -> tuple[str, ...]:
@@ -81,23 +99,58 @@ class Scheduler:
             inbox.dropped += 1
         inbox.pending = PendingFrame(message, self._clock(), stamp_ns)
 
+    def reject_image(self, stream: str) -> None:
+        """An image of ``stream`` arrived but is bad: counted as received and rejected, not queued."""
+        inbox = self._inboxes[stream]
+        inbox.received += 1
+        inbox.rejected += 1
+
     def put_prompt(self, stream: str, request: Stamped) -> None:
         """Queue a prompt request (it has ``stamp_ns``)."""
         self._inboxes[stream].prompts.append((request, self._clock()))
 
-    def request_reset(self, stream: str | None = None) -> None:
-        """Ask for a reset of ``stream`` (None: every stream) before anything else it does."""
+    def request_reset(self, stream: str | None = None) -> int:
+        """Ask for a reset of ``stream`` (None: every stream) before anything else it does.
+
+        Returns the request's ticket for `reset_done`.
+        """
+        self._tickets += 1
         for name in self._names(stream):
-            self._inboxes[name].reset_requested = True
+            inbox = self._inboxes[name]
+            inbox.reset_requested, inbox.reset_ticket = True, self._tickets
+        return self._tickets
 
     def reset_pending(self, stream: str | None = None) -> bool:
-        """Whether a requested reset of ``stream`` (None: any stream) is not finished yet."""
+        """Whether a requested reset of ``stream`` (None: any stream) is not finished (nor dropped) yet."""
         return any(self._inboxes[n].reset_requested or self._inboxes[n].resetting for n in self._names(stream))
 
+    def reset_done(self, ticket: int, stream: str | None = None) -> bool:
+        """Whether the reset request ``ticket`` of ``stream`` (None: every stream) has run (a later one counts too)."""
+        return all(self._inboxes[n].done_ticket >= ticket for n in self._names(stream))
+
+    def drop_waiting(self) -> Dropped:
+        """Forget every waiting image (counted as dropped), prompt and reset request not yet taken.
+
+        What the worker runs now is not affected; `finish` reports it as usual.
+        """
+        images = prompts = resets = 0
+        for inbox in self._inboxes.values():
+            if inbox.pending is not None:
+                images += 1
+                inbox.dropped += 1
+            prompts += len(inbox.prompts)
+            resets += inbox.reset_requested
+            inbox.pending, inbox.prompts, inbox.reset_requested = None, [], False
+        return Dropped(images, prompts, resets)
+
     def counts(self, stream: str) -> tuple[int, int]:
-        """Images received and dropped (replaced while waiting) on ``stream``."""
+        """Images received and dropped (replaced while waiting, or forgotten by `drop_waiting`) on ``stream``."""
         inbox = self._inboxes[stream]
         return inbox.received, inbox.dropped
+
+    def rejected(self, stream: str) -> int:
+        """Images of ``stream`` rejected as they arrived (`reject_image`)."""
+        return self._inboxes[stream].rejected
 
     # ------------------------------------------------------------------ from the worker
     def has_work(self, prompt_wait_s: float) -> bool:
@@ -114,7 +167,8 @@ class Scheduler:
         """What the worker does for ``stream`` now (None: nothing); report it done with `finish`."""
         inbox = self._inboxes[stream]
         reset, inbox.reset_requested = inbox.reset_requested, False
-        inbox.resetting = inbox.resetting or reset
+        if reset:
+            inbox.resetting, inbox.running_ticket = True, inbox.reset_ticket
         frame, inbox.pending = inbox.pending, None
         now = self._clock()
         before: list[Any] = []
@@ -147,7 +201,7 @@ class Scheduler:
         """
         inbox = self._inboxes[stream]
         if job.reset:
-            inbox.resetting = False
+            inbox.resetting, inbox.done_ticket = False, inbox.running_ticket
         inbox.newest_stamp_ns = newest_stamp_ns
 
     def newest_stamp(self, stream: str) -> int | None:

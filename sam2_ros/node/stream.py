@@ -62,14 +62,15 @@ class StreamStats:
 class Stream:
     """One camera: its tracker, publishers (mask, tracked_objects, overlay), objects and statistics.
 
-    ``warn`` logs a warning (the node's, throttled).
+    ``warn(kind, text)`` logs a warning (the node's, throttled per ``kind``: a fixed word naming
+    the problem).
     """
 
     name: str
     topic: str
     tracker: Sam2Tracker
     publishers: dict[str, Any]
-    warn: Callable[[str], None]
+    warn: Callable[[str, str], None]
     objects: ObjectRegistry = field(default_factory=ObjectRegistry)
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -89,14 +90,15 @@ class Stream:
             return
         try:
             rgb = conversions.to_rgb(job.frame.message, params.max_image_pixels)
-        except ConversionError as exc:
+            start = time.monotonic()
+            result = self.tracker.track(rgb, key=job.frame.stamp_ns)
+        except (ConversionError, InvalidInputError) as exc:  # the tracker is untouched
             self.stats.rejected += 1
-            self.warn(f"stream {self.name}: image dropped: {exc}")
+            kind = exc.kind if isinstance(exc, ConversionError) else "image_invalid"
+            self.warn(kind, f"stream {self.name}: image dropped: {exc}")
             for req in job.prompts_after:
                 self.apply_prompt(req, params)
             return
-        start = time.monotonic()
-        result = self.tracker.track(rgb, key=job.frame.stamp_ns)
         for req in job.prompts_after:  # made on this frame: they show in its outputs
             result = self.apply_prompt(req, params) or result
         latency = time.monotonic() - start
@@ -115,25 +117,28 @@ class Stream:
             self.reset()
             return None
         if tracker.frame_idx < 0:
-            self.warn(f"stream {name}: prompt dropped: no image processed yet")
+            self.warn("prompt_no_image", f"stream {name}: prompt dropped: no image processed yet")
             return None
         if req.action == Prompt.ACTION_REMOVE_OBJECT:
             try:
                 tracker.remove_object(req.object_id)
             except InvalidInputError as exc:
-                self.warn(f"stream {name}: remove dropped: {exc}")
+                self.warn("remove_unknown", f"stream {name}: remove dropped: {exc}")
                 return None
             self.objects.remove(req.object_id)
             return None
         if req.object_id not in tracker.object_ids and len(tracker.object_ids) >= params.max_objects:
             self.warn(
+                "prompt_max_objects",
                 f"stream {name}: prompt for new object {req.object_id} dropped: "
-                f"max_objects ({params.max_objects}) already tracked"
+                f"max_objects ({params.max_objects}) already tracked",
             )
             return None
         at = req.stamp_ns if req.stamp_ns in tracker.cached_keys else None
         if at is None:
-            self.warn(f"stream {name}: prompt stamp matches no cached image; applied to the newest image")
+            self.warn(
+                "prompt_stamp", f"stream {name}: prompt stamp matches no cached image; applied to the newest image"
+            )
         try:
             mask = None
             if req.mask_msg is not None:
@@ -142,7 +147,8 @@ class Stream:
                 req.object_id, points=req.points, labels=req.labels, box=req.box, mask=mask, at=at
             )
         except (InvalidInputError, ConversionError) as exc:
-            self.warn(f"stream {name}: prompt dropped: {exc}")
+            kind = exc.kind if isinstance(exc, ConversionError) else "prompt_invalid"
+            self.warn(kind, f"stream {name}: prompt dropped: {exc}")
             return None
         self.objects.add(req.object_id, req.label)
         return result

@@ -1,0 +1,294 @@
+"""Edges of the node's behaviour (issue 12): reset while inactive, frames waiting at deactivation,
+images too small for the model, and floods of bad prompts against the warning throttle.
+
+The process-level tests run the real node in its own process, driven over real DDS (ros_harness);
+a few ROS-free checks of the pieces behind them come first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+
+import numpy as np
+import pytest
+from ros_harness import Client, NodeProcess, image_msg, prompt_msg, publish_until, ros_environment, wait_until
+
+from sam2_ros.evaluation.synthetic import generate_clip
+
+TIMEOUT = 30.0
+
+
+# ---------------------------------------------------------------------------- without processes
+def test_the_throttle_keys_on_the_kind_and_keeps_bounded_state():
+    from sam2_ros.node.throttle import WarningThrottle
+
+    now = [0.0]
+    throttle = WarningThrottle(every_s=2.0, max_chars=100, max_kinds=8, clock=lambda: now[0])
+    lines = [throttle.admit("prompt_unknown_stream", f"unknown stream {i:04d}{'x' * 5000}") for i in range(1000)]
+    let_through = [line for line in lines if line is not None]
+    assert len(let_through) == 1 and len(let_through[0]) <= 100 and let_through[0].endswith("\u2026")
+    assert len(throttle) == 1  # one kind remembered, not one entry per text
+    assert throttle.admit("image_size", "image 1x1 is too small") == "image 1x1 is too small"  # other kinds pass
+    now[0] = 2.0
+    assert (
+        throttle.admit("prompt_unknown_stream", "unknown stream 'a'")
+        == "unknown stream 'a' (999 more like it held back)"
+    )
+    for i in range(100):  # even an unbounded set of kinds cannot grow the state past max_kinds
+        throttle.admit(f"kind{i}", "text")
+    assert len(throttle) == 8
+
+
+def test_images_too_small_for_the_model_fail_the_arrival_check():
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    from sam2_ros.node.conversions import ConversionError, check_image_msg, compressed_to_rgb
+
+    for height, width in ((1, 1), (1, 64), (64, 1)):
+        with pytest.raises(ConversionError, match="too small") as err:
+            check_image_msg(image_msg(np.zeros((height, width, 3), np.uint8), 1), 1 << 20)
+        assert err.value.kind == "image_size"
+    check_image_msg(image_msg(np.zeros((2, 2, 3), np.uint8), 1), 1 << 20)  # the engine's minimum passes
+    ok, png = cv2.imencode(".png", np.zeros((1, 5, 3), np.uint8))
+    assert ok
+    tiny = CompressedImage(format="png", data=png.tobytes())
+    check_image_msg(tiny, 1 << 20)  # its size shows only once decoded, in the worker:
+    with pytest.raises(ConversionError, match="too small"):
+        compressed_to_rgb(tiny, 1 << 20)
+
+
+# ---------------------------------------------------------------------------- the node in its process
+@pytest.fixture(scope="module")
+def client():
+    import rclpy
+
+    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
+    rclpy.init()
+    c = Client()
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sam2_ros.msg import Prompt, TrackedObjectArray
+    from sensor_msgs.msg import Image
+
+    c.types = {"image": Image, "prompt": Prompt, "objects": TrackedObjectArray, "diag": DiagnosticArray}
+    yield c
+    c.close()
+    rclpy.shutdown()
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(21, num_frames=16)
+
+
+class Driver:
+    """One node process and what the tests do with it: frames, prompts, transitions, its log."""
+
+    def __init__(self, client, proc: NodeProcess):
+        self.client, self.proc = client, proc
+        self.stamp = 0
+        client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
+        client.subscribe("/diagnostics", client.types["diag"])
+        self.images = client.publisher(proc.topic("image"), client.types["image"])
+        self.prompts = client.publisher(proc.topic("prompt"), client.types["prompt"])
+        client.wait_for_subscribers(proc.topic("image"), TIMEOUT)
+        client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
+
+    def outputs(self) -> list:
+        return self.client.messages(self.proc.topic("tracked_objects"))
+
+    def stamps_out(self) -> list[int]:
+        return [m.header.stamp.sec for m in self.outputs()]
+
+    def frame(self, rgb: np.ndarray) -> object:
+        """Publish ``rgb`` under a new stamp (again under a newer one every half second, in case a
+        just-matched subscription misses it) until one of them comes back; its tracked_objects."""
+        first = self.stamp + 1
+
+        def send() -> None:
+            self.stamp += 1
+            self.images.publish(image_msg(rgb, self.stamp))
+
+        def back():
+            found = [m for m in self.outputs() if m.header.stamp.sec >= first]
+            return found[-1] if found else None
+
+        return publish_until(send, back, TIMEOUT, f"outputs of a frame stamped {first} or later")
+
+    def prompt(self, **kwargs) -> None:
+        """A prompt made on the last frame sent."""
+        self.prompts.publish(prompt_msg(stamp_sec=self.stamp, **kwargs))
+
+    def track(self, clip, obj_id: int) -> object:
+        """Frames until one carries ``obj_id`` (a prompt may land after the frame it was made on)."""
+        for t in range(len(clip.frames)):
+            objs = self.frame(clip.frames[t % len(clip.frames)])
+            if obj_id in [o.object_id for o in objs.objects]:
+                return objs
+        raise AssertionError(f"object {obj_id} never appeared in the outputs")
+
+    def change_state(self, transition: int) -> bool:
+        from lifecycle_msgs.srv import ChangeState
+
+        request = ChangeState.Request()
+        request.transition.id = transition
+        return self.client.call(ChangeState, self.proc.topic("sam2_ros/change_state"), request).success
+
+    def reset(self):
+        from std_srvs.srv import Trigger
+
+        return self.client.call(Trigger, self.proc.topic("sam2_ros/reset"), Trigger.Request())
+
+    def diagnostics(self) -> dict[str, str]:
+        """The node's newest diagnostics values (empty before the first)."""
+        mine = [
+            st
+            for m in self.client.messages("/diagnostics")
+            for st in m.status
+            if st.name.startswith(self.proc.ns + "/")
+        ]
+        return {kv.key: kv.value for kv in mine[-1].values} if mine else {}
+
+
+@pytest.fixture
+def driver(client, model_small, tmp_path):
+    proc = NodeProcess(tmp_path, model_small.model_dir, {"input_depth": 100})
+    try:
+        yield Driver(client, proc)
+    finally:
+        log = proc.log()
+        assert proc.stop() == 0, log[-3000:]
+
+
+def test_reset_while_inactive_is_refused_and_nothing_is_queued(driver, clip):
+    from lifecycle_msgs.msg import Transition
+
+    driver.frame(clip.frames[0])
+    driver.prompt(object_id=1, box=clip.box(1))
+    driver.track(clip, 1)
+    assert driver.change_state(Transition.TRANSITION_DEACTIVATE)
+    response = driver.reset()
+    assert not response.success and "not active" in response.message and "nothing was reset" in response.message
+    assert driver.change_state(Transition.TRANSITION_ACTIVATE)
+    objs = driver.frame(clip.frames[1])  # the first frame after activation: the refused reset did not run
+    assert [o.object_id for o in objs.objects] == [1]
+    response = driver.reset()  # while active it works, and returns once done
+    assert response.success, response.message
+    assert driver.frame(clip.frames[2]).objects == []
+
+
+def test_deactivation_drops_the_waiting_frame(driver, clip):
+    """A camera keeps sending while the node is deactivated: the frame waiting then (and the one in
+    flight, published during deactivation) never comes out after the next activation."""
+    from lifecycle_msgs.msg import Transition
+
+    driver.frame(clip.frames[0])
+    driver.prompt(object_id=1, box=clip.box(1))
+    driver.track(clip, 1)  # an object to track: each frame takes the node a while
+    waited = []  # per deactivation: images dropped
+    for cycle in range(1, 6):  # until a deactivation found a frame waiting (nearly always the first)
+        base = 10_000 * cycle
+        sending = threading.Event()
+        sending.set()
+
+        def camera(base: int = base, sending: threading.Event = sending) -> None:
+            n = 0
+            while sending.is_set():  # 30 Hz into a node that needs longer per frame
+                n += 1
+                driver.images.publish(image_msg(clip.frames[n % len(clip.frames)], base + n))
+                time.sleep(1 / 30)
+
+        thread = threading.Thread(target=camera, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda b=base: sum(s > b for s in driver.stamps_out()) >= 2, TIMEOUT, "outputs of the camera")
+            time.sleep(0.1)  # a few camera frames on: not just when the worker has taken one
+            assert driver.change_state(Transition.TRANSITION_DEACTIVATE)
+        finally:
+            sending.clear()
+            thread.join()
+        waited.append(int(re.findall(r"inactive: dropped (\d+) waiting image", driver.proc.log())[-1]))
+        # what was published during the deactivation has arrived once nothing new comes for a second
+        count = -1
+        while count != len(driver.outputs()):
+            count = len(driver.outputs())
+            time.sleep(1.0)
+        before = len(driver.outputs())
+        assert driver.change_state(Transition.TRANSITION_ACTIVATE)
+        driver.stamp = base + 5_000
+        driver.frame(clip.frames[0])  # outputs come in order: a stale frame would have come before this one
+        late = [m.header.stamp.sec for m in driver.outputs()[before:] if m.header.stamp.sec < base + 5_000]
+        assert late == [], f"frames sent before deactivation were published after activation: {late}"
+        if waited[-1]:
+            break
+    assert waited[-1] == 1, f"no frame was waiting at any deactivation ({waited}): the test proves nothing"
+
+
+def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_on(driver, clip):
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    from sam2_ros.node.node import WARN_EVERY_S
+
+    driver.frame(clip.frames[0])
+    driver.prompt(object_id=1, box=clip.box(1))
+    driver.track(clip, 1)
+    wait_until(lambda: driver.diagnostics().get("messages_rejected") == "0", TIMEOUT, "diagnostics")
+    qos = QoSProfile(depth=100)
+    qos.reliability = ReliabilityPolicy.RELIABLE
+    deep = driver.client.node.create_publisher(driver.client.types["image"], driver.proc.topic("image"), qos)
+    wait_until(lambda: deep.get_subscription_count() > 0, TIMEOUT, "the node's image subscription")
+    log_start = len(driver.proc.log())
+    start = time.monotonic()
+    for i in range(100):
+        height, width = ((1, 1), (1, 64), (64, 1))[i % 3]
+        deep.publish(image_msg(np.full((height, width, 3), 128, np.uint8), 5000 + i))
+    wait_until(lambda: driver.diagnostics().get("messages_rejected") == "100", TIMEOUT, "100 rejected images counted")
+    elapsed = time.monotonic() - start
+    assert driver.proc.alive()
+    new_lines = driver.proc.log()[log_start:].splitlines()
+    assert new_lines and all("[WARN]" in line and "too small" in line for line in new_lines), new_lines
+    assert len(new_lines) <= 1 + elapsed / WARN_EVERY_S, new_lines  # one line per WARN_EVERY_S at most
+    values = driver.diagnostics()
+    assert int(values["frames_received"]) >= 100 + int(values["frames_processed"])
+    objs = driver.frame(clip.frames[1])  # a normal frame afterwards: the object is still tracked
+    assert [o.object_id for o in objs.objects] == [1]
+    assert not any(m.header.stamp.sec in range(5000, 5100) for m in driver.outputs())
+
+
+def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
+    """150 prompts naming distinct 64 kB streams: a few short lines, and a valid prompt still works."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    from sam2_ros.node.node import WARN_EVERY_S, WARN_MAX_CHARS
+
+    driver.frame(clip.frames[0])
+    qos = QoSProfile(depth=150)
+    qos.reliability = ReliabilityPolicy.RELIABLE
+    deep = driver.client.node.create_publisher(driver.client.types["prompt"], driver.proc.topic("prompt"), qos)
+    wait_until(lambda: deep.get_subscription_count() > 0, TIMEOUT, "the node's prompt subscription")
+    log_start = len(driver.proc.log())
+    start = time.monotonic()
+    for i in range(150):
+        name = "".join(chr(ord("a") + i // 26**k % 26) for k in range(3)) + "x" * 65533  # distinct letters
+        deep.publish(prompt_msg(1, driver.stamp, box=clip.box(1), stream=name))
+    # one more after the flood, again until its line comes: it reports how many were held back
+    # (one writer delivers in order, so the flood has been handled by then)
+    last = prompt_msg(1, driver.stamp, box=clip.box(1), stream="after the flood")
+    publish_until(lambda: deep.publish(last), lambda: "after the flood" in driver.proc.log(), TIMEOUT, "last line")
+    elapsed = time.monotonic() - start
+    assert driver.proc.alive()
+    new_text = driver.proc.log()[log_start:]
+    new_lines = new_text.splitlines()
+    assert all("[WARN]" in line and "unknown stream" in line for line in new_lines), new_lines
+    assert len(new_lines) <= 2 + elapsed / WARN_EVERY_S  # one line per kind per WARN_EVERY_S
+    assert all(len(line) <= WARN_MAX_CHARS + 200 for line in new_lines)  # the line, its prefix and the count
+    assert len(new_text.encode()) <= (2 + elapsed / WARN_EVERY_S) * (WARN_MAX_CHARS + 201)
+    assert "x" * 100 not in new_text  # the names are cut short
+    held = [int(n) for n in re.findall(r"\((\d+) more like it held back\)", new_text)]
+    # the flood reached the node: at least the 50 its prompt subscription queues, and the last one
+    assert held and sum(held) + len(new_lines) >= 50 + 1
+    driver.prompt(object_id=2, box=clip.box(2))  # a valid prompt afterwards works
+    assert [o.object_id for o in driver.track(clip, 2).objects] == [2]
