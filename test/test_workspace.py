@@ -170,7 +170,7 @@ def test_installed_node_tracks_what_the_installed_player_publishes(workspace, in
             lambda: any(len(m.objects) == 2 for m in client.messages(f"{ns}/tracked_objects")),
             30, "tracked objects from the installed node",
         )  # fmt: skip
-        tracked = {o.id for m in client.messages(f"{ns}/tracked_objects") for o in m.objects}
+        tracked = {o.object_id for m in client.messages(f"{ns}/tracked_objects") for o in m.objects}
         assert tracked == {1, 2}  # the demo prompts' first two objects (the third comes at frame 8)
     finally:
         node.send_signal(2)
