@@ -30,7 +30,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (SHARE, ["package.xml"]),
-        # the share directory a colcon install also has (sam2_ros/tools/resources.py finds it)
+        # the share directory a colcon install also has (sam2_ros/resources/ finds it)
         (f"{SHARE}/config", _files("config", "*.yaml", "*.xml")),
         (f"{SHARE}/launch", _files("launch", "*.py")),
         (f"{SHARE}/rviz", _files("rviz", "*.rviz")),

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.tools.resources import params_file
+from sam2_ros.resources import params_file
 
 PARAMS_FILE = params_file()  # the shipped params file, as the package finds it (the node tests use it)
 

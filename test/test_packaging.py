@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from sam2_ros.resources import demo_prompts
 from sam2_ros.tools import engine_demo as demo
 from sam2_ros.tools import shipped
-from sam2_ros.tools.resources import demo_prompts
 
 DEMO_MIN_IOU = 0.5
 

@@ -14,8 +14,8 @@ from sam2_ros.engine import Sam2Tracker
 from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import sha256_of
 from sam2_ros.evaluation.evaluate import CONDITIONS, evaluate
+from sam2_ros.resources import shipped_model_dir
 from sam2_ros.tools import shipped
-from sam2_ros.tools.resources import shipped_model_dir
 
 QUALITY_TOLERANCE = 0.02  # IoU / J&F points; runs on other CPUs may differ in the last bits
 # Trained weights give logits of magnitude ~25. Both sides store memories in bfloat16, so a float32

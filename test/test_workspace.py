@@ -115,7 +115,7 @@ def client():
 def test_the_installed_package_runs_from_its_install_space(workspace):
     """Python code, messages and resources come from the workspace, not from the repository."""
     probe = (
-        "import sam2_ros.msg, sam2_ros.node.node as n; from sam2_ros.tools import resources as r\n"
+        "import sam2_ros.msg, sam2_ros.node.node as n; from sam2_ros import resources as r\n"
         "print(n.__file__); print(r.share_dir()); print(r.params_file()); print(r.shipped_model_dir())"
     )
     code_file, share, params, model = workspace.run("python", "-c", probe).stdout.split()

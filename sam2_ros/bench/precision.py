@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
+    from sam2_ros.resources import shipped_model_dir
     from sam2_ros.tools import shipped
-    from sam2_ros.tools.resources import shipped_model_dir
 
     folder = args.model or shipped_model_dir()
     shipped.verify(folder)

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from sam2_ros.node.stamps import stamp_to_ns
+from sam2_ros.resources import demo_prompts
 from sam2_ros.tools.media import contact_sheet
 from sam2_ros.tools.node_process import start_node, stop_process
 from sam2_ros.tools.player import IMAGE_DEPTH
-from sam2_ros.tools.resources import demo_prompts
 from sam2_ros.tools.shipped import find_model
 
 # the clip config/demo_prompts.yaml is written for (its motion depends on its length: shorter

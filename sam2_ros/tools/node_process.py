@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sam2_ros.tools.resources import params_file
+from sam2_ros.resources import params_file
 
 
 def start_node(model: Path, namespace: str, env: dict[str, str], log: Path, *params: str) -> subprocess.Popen:

@@ -5,7 +5,7 @@ format), the model config and ``quality.json`` (hashes and measured quality, see
 ``MODEL_CARD.md``) in its share directory (``share/sam2_ros/models/synthetic-128`` once
 installed). The ONNX model directory is exported from them on first use into the user cache
 (``~/.cache/sam2_ros/models/synthetic-128-<checkpoint hash>/onnx``, see
-:func:`sam2_ros.tools.resources.cache_dir`; ~20 s, needs the export environment) and never
+:func:`sam2_ros.resources.cache_dir`; ~20 s, needs the export environment) and never
 into the source or install tree. A changed checkpoint has another hash, so another folder.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import MANIFEST_NAME, sha256_of
-from sam2_ros.tools.resources import cache_dir, shipped_model_dir
+from sam2_ros.resources import cache_dir, shipped_model_dir
 
 EXPORT_HINT = (
     "exporting it needs torch and Meta's sam2 package (the export environment): run "

@@ -1,4 +1,4 @@
-"""Where the package's resources are: params file, demo prompts, RViz config, the shipped model.
+"""Where the package's installed files are: params file, demo prompts, RViz config, Fast DDS profile, shipped model.
 
 They live in the package's *share directory*, found in this order:
 
@@ -38,7 +38,7 @@ def _candidates() -> Iterator[Path]:
     source = _source_checkout()
     if source is not None:
         yield source
-    # <prefix>/lib/pythonX.Y/site-packages/sam2_ros/tools/resources.py (not resolved: a
+    # <prefix>/lib/pythonX.Y/site-packages/sam2_ros/resources/__init__.py (not resolved: a
     # symlink install points into the source tree, which the first place already covers)
     here = Path(os.path.abspath(__file__))
     yield from (parent / "share" / PACKAGE for parent in here.parents[2:7])
@@ -79,6 +79,11 @@ def demo_prompts() -> Path:
 def rviz_config() -> Path:
     """The RViz config template, ``rviz/sam2_ros.rviz``."""
     return share_dir() / "rviz" / "sam2_ros.rviz"
+
+
+def fastdds_profile() -> Path:
+    """The Fast DDS profile the node applies for camera images, ``config/fastdds_image_input.xml``."""
+    return share_dir() / "config" / "fastdds_image_input.xml"
 
 
 def shipped_model_dir() -> Path:
