@@ -1,12 +1,25 @@
-"""Benchmark of the node's own cost: everything around the engine, over real DDS.
+"""Benchmark of the node's own cost and of camera-image delivery, over real DDS.
 
-``python -m sam2_ros.bench.node`` starts ``sam2_ros_node`` in its own process, publishes
-frames slowly enough that none is dropped, and for each frame measures the end-to-end latency
-from image publish to mask receipt minus the engine's own time for that frame (the
-``inference_latency`` the node reports), at 640x480 and 1280x720, with Fast DDS's default
-transports and with ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA``; and, for reference, one plain
-image hop between two Python processes (the transport's share of that overhead). It also
-measures the CPU used by an idle node (active, no images). Results: docs/PERFORMANCE.md.
+``python -m sam2_ros.bench.node`` starts ``sam2_ros_node`` in its own process with the shipped
+params file, and a camera (this benchmark's client, Fast DDS settings as the row says) publishes
+rgb8 frames to it one at a time, each after the previous one's mask came back or timed out. For
+each frame: delivered or not, and the *node overhead* = latency from image publish to mask
+receipt minus the engine's own time for that frame (the ``inference_latency`` the node reports).
+Also, for reference, one plain image hop between two Python processes with the same settings
+(the transport's share), and the CPU of an idle node (active, no images).
+
+Rows (``--configs``), each at 640x480 and 1280x720:
+
+- ``shipped``: what a user gets: no ``FASTDDS_*`` variable anywhere, so the node applies its
+  profile (config/fastdds_image_input.xml) and the camera has Fast DDS's defaults; best effort
+  (the shipped ``input_reliability``); ``shipped-reliable``: the same with reliable input;
+- ``default`` / ``default-reliable``: ``FASTDDS_BUILTIN_TRANSPORTS=DEFAULT`` in every process
+  (Fast DDS's stock transports; the node keeps a user's setting);
+- ``large_data`` / ``large_data-reliable``: ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` everywhere.
+
+Discovery is ``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET`` (ROS's default) unless ``--discovery-range``
+says otherwise: with ``LOCALHOST`` rmw_fastrtps replaces Fast DDS's builtin transports with its own,
+so ``FASTDDS_BUILTIN_TRANSPORTS`` has no effect there. Results: docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -26,6 +39,17 @@ import numpy as np
 from sam2_ros.node.stamps import NS_PER_S, ns_to_stamp, stamp_to_ns
 from sam2_ros.tools.node_process import start_node, stop_process
 
+CONFIGS = {  # name: (FASTDDS_BUILTIN_TRANSPORTS or None, reliable input)
+    "shipped": (None, False),
+    "shipped-reliable": (None, True),
+    "default": ("DEFAULT", False),
+    "default-reliable": ("DEFAULT", True),
+    "large_data": ("LARGE_DATA", False),
+    "large_data-reliable": ("LARGE_DATA", True),
+}
+SIZES = ((640, 480), (1280, 720))
+FAST_DDS_VARIABLES = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (Linux)."""
@@ -33,20 +57,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def image_qos(reliable: bool) -> Any:
+    """A camera's publisher QoS: depth 1, best effort (as camera drivers publish) or reliable."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=1, reliability=reliability)
+
+
+def percentiles(values: list[float], digits: int = 2) -> tuple[float | None, float | None]:
+    """p50 and p95 of ``values`` (None when empty)."""
+    if not values:
+        return None, None
+    return round(float(np.percentile(values, 50)), digits), round(float(np.percentile(values, 95)), digits)
+
+
 def run_child(args: argparse.Namespace) -> dict[str, Any]:
-    """In a fresh process (so the DDS transport setting applies): one size, one transport."""
+    """In a fresh process (so the environment's Fast DDS setting applies): one size, one row."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from sam2_ros.evaluation.synthetic import generate_clip
     from sam2_ros.msg import Prompt, TrackedObjectArray
 
     namespace = f"/node_bench_{os.getpid()}"
-    node_proc = start_node(Path(args.model), namespace, dict(os.environ), Path(args.log), "input_reliability:=reliable")
+    params = ["input_reliability:=reliable"] if args.reliable else []  # else the shipped best_effort
+    node_proc = start_node(Path(args.model), namespace, dict(os.environ), Path(args.log), *params)
     rclpy.init()
-    client = rclpy.create_node("node_bench_client")
+    client = rclpy.create_node("node_bench_camera")
     masks: dict[int, float] = {}
     engine_s: dict[int, float] = {}
     lock = threading.Lock()
@@ -62,15 +101,13 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 
     client.create_subscription(Image, f"{namespace}/mask", on_mask, 10)
     client.create_subscription(TrackedObjectArray, f"{namespace}/tracked_objects", on_objects, 10)
-    image_pub = client.create_publisher(
-        Image, f"{namespace}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-    )
+    image_pub = client.create_publisher(Image, f"{namespace}/image", image_qos(args.reliable))
     prompt_pub = client.create_publisher(Prompt, f"{namespace}/prompt", 10)
     executor = SingleThreadedExecutor()
     executor.add_node(client)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    result: dict[str, Any] = {"size": f"{args.width}x{args.height}", "transport": args.transport_name}
+    result: dict[str, Any] = {"size": f"{args.width}x{args.height}", "config": args.config}
     try:
         deadline = time.monotonic() + 60
         while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
@@ -79,10 +116,10 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         if args.idle_seconds:
             before = cpu_seconds(node_proc.pid)
             time.sleep(args.idle_seconds)
-            result["idle_cpu_percent"] = 100 * (cpu_seconds(node_proc.pid) - before) / args.idle_seconds
+            result["idle_cpu_percent"] = round(100 * (cpu_seconds(node_proc.pid) - before) / args.idle_seconds, 2)
         clip = generate_clip(4, num_frames=8, height=args.height, width=args.width, num_objects=2)
         sent: dict[int, float] = {}
-        for n in range(args.frames + 1):
+        for n in range(args.frames + 1):  # frame 0 carries the prompt and is not counted
             rgb = clip.frames[n % len(clip.frames)]
             msg = Image(height=args.height, width=args.width, encoding="rgb8", step=args.width * 3)
             key = (1_000 + n) * NS_PER_S
@@ -93,24 +130,25 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
             if n == 0:
                 prompt = Prompt(header=msg.header, object_id=1, has_box=True, box=[float(v) for v in clip.box(1)])
                 prompt_pub.publish(prompt)
-            wait_until = time.monotonic() + 30
+            wait_until = time.monotonic() + args.frame_timeout
             while time.monotonic() < wait_until:
                 with lock:
                     if key in masks and key in engine_s:
                         break
                 time.sleep(0.001)
             time.sleep(0.05)
-        overheads = [
-            (masks[k] - sent[k] - engine_s[k]) * 1000 for k in sorted(sent)[1:] if k in masks and k in engine_s
-        ]
+        counted = sorted(sent)[1:]
+        done = [k for k in counted if k in masks and k in engine_s]
+        overheads = [(masks[k] - sent[k] - engine_s[k]) * 1000 for k in done]
+        p50, p95 = percentiles(overheads)
         result.update(
-            frames=len(overheads),
-            overhead_ms_p50=round(float(np.percentile(overheads, 50)), 2),
-            overhead_ms_p95=round(float(np.percentile(overheads, 95)), 2),
-            engine_ms_p50=round(float(np.percentile([engine_s[k] * 1000 for k in engine_s], 50)), 1),
+            delivered=f"{len(done)}/{len(counted)}",
+            overhead_ms_p50=p50,
+            overhead_ms_p95=p95,
+            engine_ms_p50=percentiles([engine_s[k] * 1000 for k in done], 1)[0],
         )
     finally:
-        stop_process(node_proc)
+        result["node_exit_code"] = stop_process(node_proc)
         executor.shutdown()
         spinner.join(timeout=5)
         client.destroy_node()
@@ -118,10 +156,12 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def hop_subscriber(seconds: float, topic: str) -> dict[str, Any]:
-    """Receive images for ``seconds``; one-way latency from their stamps (same host clock)."""
+def hop_subscriber(seconds: float, topic: str, reliable: bool) -> dict[str, Any]:
+    """Receive images for ``seconds`` with the node's transport choice; one-way latency from their stamps."""
+    from sam2_ros.node.transport import apply_image_transport
+
+    apply_image_transport()  # as sam2_ros_node does: the profile unless the environment chose
     import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     rclpy.init()
@@ -129,36 +169,32 @@ def hop_subscriber(seconds: float, topic: str) -> dict[str, Any]:
     latencies: list[float] = []
 
     def on_image(msg: Any) -> None:
-        latencies.append((time.time_ns() - stamp_to_ns(msg.header.stamp)) / NS_PER_S)
+        latencies.append((time.time_ns() - stamp_to_ns(msg.header.stamp)) / NS_PER_S * 1000)
 
-    node.create_subscription(Image, topic, on_image, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+    node.create_subscription(Image, topic, on_image, image_qos(reliable))
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.1)
     node.destroy_node()
     rclpy.try_shutdown()
-    return {
-        "frames": len(latencies),
-        "hop_ms_p50": round(float(np.percentile(latencies, 50)) * 1000, 2) if latencies else None,
-        "hop_ms_p95": round(float(np.percentile(latencies, 95)) * 1000, 2) if latencies else None,
-    }
+    p50, p95 = percentiles(latencies)
+    return {"received": len(latencies), "hop_ms_p50": p50, "hop_ms_p95": p95}
 
 
-def measure_hop(width: int, height: int, frames: int, env: dict[str, str]) -> dict[str, Any]:
-    """One image hop between two Python processes, no sam2_ros in between: the transport's share."""
+def measure_hop(width: int, height: int, frames: int, reliable: bool) -> dict[str, Any]:
+    """One image hop from a camera (this process) to a plain subscriber process: the transport's share."""
     import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     topic = f"/node_bench_hop_{os.getpid()}"
     sub = subprocess.Popen(
         [sys.executable, "-m", "sam2_ros.bench.node", "--hop-subscriber", topic,
-         "--hop-seconds", str(4 + frames * 0.2)],
-        stdout=subprocess.PIPE, text=True, env=env,
+         "--hop-seconds", str(4 + frames * 0.2), *(["--reliable"] if reliable else [])],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ),
     )  # fmt: skip
     rclpy.init()
     node = rclpy.create_node("node_bench_hop_pub")
-    pub = node.create_publisher(Image, topic, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+    pub = node.create_publisher(Image, topic, image_qos(reliable))
     data = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8).tobytes()
     time.sleep(2.0)
     for _ in range(frames):
@@ -170,7 +206,21 @@ def measure_hop(width: int, height: int, frames: int, env: dict[str, str]) -> di
     node.destroy_node()
     rclpy.try_shutdown()
     out, _ = sub.communicate(timeout=120)
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    result["hop_delivered"] = f"{result.pop('received')}/{frames}"
+    return result
+
+
+def row_environment(config: str, discovery_range: str, domain_id: str | None) -> dict[str, str]:
+    """The environment every process of a row starts with."""
+    env = {k: v for k, v in os.environ.items() if k not in FAST_DDS_VARIABLES}
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = discovery_range
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = domain_id
+    transports = CONFIGS[config][0]
+    if transports is not None:
+        env["FASTDDS_BUILTIN_TRANSPORTS"] = transports
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,28 +228,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="model directory (default: a seeded random 256 px model)")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated rows of {list(CONFIGS)}")
+    parser.add_argument("--discovery-range", default="SUBNET", choices=["SUBNET", "LOCALHOST"])
+    parser.add_argument("--domain-id", help="ROS_DOMAIN_ID for every process (default: the environment's)")
+    parser.add_argument("--frame-timeout", type=float, default=3.0, help="seconds to wait for a frame's mask")
     parser.add_argument("--workdir", type=Path, default=Path(".cache/node_bench"))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--hop-subscriber", help=argparse.SUPPRESS)
     parser.add_argument("--hop-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     parser.add_argument("--hop", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reliable", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, default=640, help=argparse.SUPPRESS)
     parser.add_argument("--height", type=int, default=480, help=argparse.SUPPRESS)
-    parser.add_argument("--transport-name", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--config", default="shipped", help=argparse.SUPPRESS)
     parser.add_argument("--log", default="node.log", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.hop_subscriber:
-        print(json.dumps(hop_subscriber(args.hop_seconds, args.hop_subscriber)), flush=True)
+        print(json.dumps(hop_subscriber(args.hop_seconds, args.hop_subscriber, args.reliable)), flush=True)
         return 0
     if args.child and args.hop:
-        result = {"size": f"{args.width}x{args.height}", "transport": args.transport_name}
-        result.update(measure_hop(args.width, args.height, args.frames, dict(os.environ)))
+        result = {"size": f"{args.width}x{args.height}", "config": args.config}
+        result.update(measure_hop(args.width, args.height, args.frames, args.reliable))
         print(json.dumps(result), flush=True)
         return 0
     if args.child:
         print(json.dumps(run_child(args)), flush=True)
         return 0
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = sorted(set(configs) - set(CONFIGS))
+    if unknown:
+        parser.error(f"unknown --configs {unknown}; choose from {list(CONFIGS)}")
     model = args.model
     if model is None:
         model = args.workdir / "random-sam2.1_hiera_t-256"
@@ -210,17 +269,16 @@ def main(argv: list[str] | None = None) -> int:
                          "--output", str(model), "--force", "-q"])  # fmt: skip
     args.workdir.mkdir(parents=True, exist_ok=True)
     results = []
-    for transport in ("default", "LARGE_DATA"):
-        for width, height in ((640, 480), (1280, 720)):
-            env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-            env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)
-            if transport != "default":
-                env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
-            idle = args.idle_seconds if (width, height) == (640, 480) and transport == "default" else 0
+    for config in configs:
+        reliable = CONFIGS[config][1]
+        env = row_environment(config, args.discovery_range, args.domain_id)
+        for width, height in SIZES:
+            idle = args.idle_seconds if (width, height) == SIZES[0] and config == configs[0] else 0
             cmd = [sys.executable, "-m", "sam2_ros.bench.node", "--child", "--model", str(model),
                    "--frames", str(args.frames), "--idle-seconds", str(idle), "--width", str(width),
-                   "--height", str(height), "--transport-name", transport,
-                   "--log", str(args.workdir / f"node-{transport}-{width}.log")]  # fmt: skip
+                   "--height", str(height), "--config", config, "--frame-timeout", str(args.frame_timeout),
+                   "--log", str(args.workdir / f"node-{config}-{width}.log"),
+                   *(["--reliable"] if reliable else [])]  # fmt: skip
             for extra in ([], ["--hop"]):
                 done = subprocess.run(cmd + extra, capture_output=True, text=True, env=env, timeout=900)
                 lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -228,11 +286,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(done.stderr[-2000:], file=sys.stderr)
                     return 1
                 result = json.loads(lines[-1])
-                result["measure"] = "raw image hop" if extra else "node overhead"
+                result["measure"] = "raw image hop" if extra else "node"
+                result["reliability"] = "reliable" if reliable else "best_effort"
                 results.append(result)
-                print(json.dumps(result))
+                print(json.dumps(result), flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "results": results}, indent=2))
+        meta = {"date": time.strftime("%Y-%m-%d"), "discovery_range": args.discovery_range, "cpus": os.cpu_count()}
+        args.json.write_text(json.dumps({**meta, "results": results}, indent=2))
     return 0
 
 

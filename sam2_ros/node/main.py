@@ -1,30 +1,92 @@
-"""``sam2_ros_node`` entry point: the node on a multi-threaded executor until Ctrl-C or shutdown."""
+"""``sam2_ros_node`` entry point: the node on a multi-threaded executor until SIGINT, SIGTERM or shutdown.
+
+Before rclpy starts it points Fast DDS at the shipped transport profile, unless the user chose
+their own (transport.py). On SIGINT or SIGTERM it stops in order: the worker finishes the frame
+in flight and publishes it, then the executor, the node and the context go. (rclpy's own signal
+handlers invalidate the context first, so a publish in flight failed with an RCLError.) The stop
+waits at most for the frame in flight; SIGKILL ends the process at once.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from typing import Any
+
+from sam2_ros.node.transport import apply_image_transport
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _spin(executor: Any, stop: threading.Event, failed: list[BaseException]) -> None:
+    """Spin ``executor`` until it is shut down; then (or on an error) set ``stop``."""
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+    except BaseException as exc:  # reported by main(), which then stops the node
+        failed.append(exc)
+    finally:
+        stop.set()
 
 
 def main(args: list[str] | None = None) -> int:
     """Run the node (arguments such as ``--ros-args -p model_dir:=...`` are passed to rclpy)."""
+    transport = apply_image_transport()  # before rclpy.init: Fast DDS reads it when rclpy starts
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     from sam2_ros.node.node import Sam2RosNode
 
-    rclpy.init(args=sys.argv if args is None else args)
-    node = Sam2RosNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
+    stop = threading.Event()
+    spinning = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        """Stop in order (start-up is interrupted at once). Repeats are ignored: ``ros2 launch`` and
+        the terminal both send SIGINT, and launch sends SIGTERM if the stop takes a while."""
+        if stop.is_set():
+            return
+        stop.set()
+        if not spinning.is_set():
+            raise KeyboardInterrupt
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    failed: list[BaseException] = []
+    node: Sam2RosNode | None = None
+    executor: MultiThreadedExecutor | None = None
+    spinner: threading.Thread | None = None
     try:
+        node = Sam2RosNode()
+        (node.get_logger().warning if transport.warning else node.get_logger().info)(transport.message)
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
         node.autostart()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spinner = threading.Thread(target=_spin, args=(executor, stop, failed), name="sam2_ros_spin", daemon=True)
+        spinning.set()
+        spinner.start()
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
         pass
     finally:
-        node.stop_worker()
-        node.destroy_node()
+        if node is not None:
+            node.stop_worker()  # the frame in flight is published while the context is still valid
+        if executor is not None:
+            executor.shutdown(timeout_sec=10.0)
+        if spinner is not None:
+            spinner.join(timeout=10.0)
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
+    if failed:
+        print(f"sam2_ros_node: the executor failed: {failed[0]!r}", file=sys.stderr)
+        return 1
     return 0
 
 
