@@ -94,3 +94,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EXPORTING_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("simulator"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A ROS 2 client in the test process (ros_harness.Client), on the harness's private domain."""
+    from ros_harness import ros_client
+
+    with ros_client() as ros:
+        yield ros

@@ -6,6 +6,7 @@ localhost discovery only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,12 @@ class Client:
 
     def __init__(self) -> None:
         import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
+        from sam2_ros.msg import Prompt, TrackedObjectArray
+        from sensor_msgs.msg import Image
 
+        self.types = {"image": Image, "prompt": Prompt, "objects": TrackedObjectArray, "diag": DiagnosticArray}
         self.rclpy = rclpy
         self.node = rclpy.create_node(f"sam2_ros_test_client_{os.getpid()}")
         self.executor = SingleThreadedExecutor()
@@ -159,6 +164,21 @@ class Client:
             return future.result()
         finally:
             self.node.destroy_client(client)
+
+
+@contextlib.contextmanager
+def ros_client() -> Iterator[Client]:
+    """rclpy in this process on the harness's private domain, with a spinning :class:`Client`."""
+    import rclpy
+
+    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
+    rclpy.init()
+    client = Client()
+    try:
+        yield client
+    finally:
+        client.close()
+        rclpy.shutdown()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -10,13 +9,11 @@ import pytest
 import yaml
 from ros_harness import (
     PARAMS_FILE,
-    Client,
     NodeProcess,
     image_msg,
     mask_array,
     prompt_msg,
     publish_until,
-    ros_environment,
     wait_until,
 )
 
@@ -24,23 +21,6 @@ from sam2_ros.engine import Sam2Tracker
 from sam2_ros.evaluation.synthetic import generate_clip
 
 TIMEOUT = 30.0
-
-
-@pytest.fixture(scope="module")
-def client():
-    import rclpy
-
-    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
-    rclpy.init()
-    c = Client()
-    from diagnostic_msgs.msg import DiagnosticArray
-    from sam2_ros.msg import Prompt, TrackedObjectArray
-    from sensor_msgs.msg import Image
-
-    c.types = {"image": Image, "prompt": Prompt, "objects": TrackedObjectArray, "diag": DiagnosticArray}
-    yield c
-    c.close()
-    rclpy.shutdown()
 
 
 @pytest.fixture(scope="module")

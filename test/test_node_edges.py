@@ -7,14 +7,13 @@ a few ROS-free checks of the pieces behind them come first.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
 
 import numpy as np
 import pytest
-from ros_harness import Client, NodeProcess, image_msg, prompt_msg, publish_until, ros_environment, wait_until
+from ros_harness import NodeProcess, image_msg, prompt_msg, publish_until, wait_until
 
 from sam2_ros.evaluation.synthetic import generate_clip
 
@@ -62,23 +61,6 @@ def test_images_too_small_for_the_model_fail_the_arrival_check():
 
 
 # ---------------------------------------------------------------------------- the node in its process
-@pytest.fixture(scope="module")
-def client():
-    import rclpy
-
-    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
-    rclpy.init()
-    c = Client()
-    from diagnostic_msgs.msg import DiagnosticArray
-    from sam2_ros.msg import Prompt, TrackedObjectArray
-    from sensor_msgs.msg import Image
-
-    c.types = {"image": Image, "prompt": Prompt, "objects": TrackedObjectArray, "diag": DiagnosticArray}
-    yield c
-    c.close()
-    rclpy.shutdown()
-
-
 @pytest.fixture(scope="module")
 def clip():
     return generate_clip(21, num_frames=16)
@@ -230,7 +212,7 @@ def test_deactivation_drops_the_waiting_frame(driver, clip):
 def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_on(driver, clip):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    from sam2_ros.node.node import WARN_EVERY_S
+    from sam2_ros.node.throttle import WARN_EVERY_S
 
     driver.frame(clip.frames[0])
     driver.prompt(object_id=1, box=clip.box(1))
@@ -262,7 +244,7 @@ def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
     """150 prompts naming distinct 64 kB streams: a few short lines, and a valid prompt still works."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    from sam2_ros.node.node import WARN_EVERY_S, WARN_MAX_CHARS
+    from sam2_ros.node.throttle import WARN_EVERY_S, WARN_MAX_CHARS
 
     driver.frame(clip.frames[0])
     qos = QoSProfile(depth=150)

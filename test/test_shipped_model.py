@@ -73,7 +73,7 @@ def test_quality_stays_at_the_model_card_figures(shipped_dir):
 
 
 def test_engine_and_meta_predictor_agree_on_the_shipped_model(shipped_dir):
-    report = evaluate(shipped_dir, clips=2, frames=16, reference=True, threads=2)
+    report = evaluate(shipped_dir, clips=2, frames=16, reference=True, threads=2, source_dir=shipped_model_dir())
     agreement = report["agreement"]
     assert agreement["max_logit_error"] <= LOGIT_REL_TOL * 30.0  # |logits| <= ~30 on this model
     assert agreement["mask_pixels_differing"] <= MASK_PIXELS_DIFFERING * agreement["mask_pixels"]

@@ -14,24 +14,12 @@ import threading
 import time
 
 import pytest
-from ros_harness import Client, image_msg, prompt_msg, publish_until, ros_environment, wait_until
+from ros_harness import image_msg, prompt_msg, publish_until, ros_environment, wait_until
 
 from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.tools.node_process import start_node
 
 TIMEOUT = 30.0
-
-
-@pytest.fixture(scope="module")
-def client():
-    import rclpy
-
-    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
-    rclpy.init()
-    c = Client()
-    yield c
-    c.close()
-    rclpy.shutdown()
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from ros_harness import PARAMS_FILE, Client, mask_array, prompt_msg, publish_until, ros_environment, wait_until
+from ros_harness import (
+    PARAMS_FILE,
+    Client,
+    mask_array,
+    prompt_msg,
+    publish_until,
+    ros_client,
+    ros_environment,
+    wait_until,
+)
 
 from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.node import transport
@@ -99,15 +108,10 @@ def test_the_shipped_parameters_ask_for_best_effort_depth_1():
 @pytest.fixture(scope="module")
 def camera():
     """This process as an unconfigured camera driver: Fast DDS defaults, best-effort sensor QoS."""
-    import rclpy
 
     saved = {name: os.environ.pop(name) for name in FAST_DDS_VARIABLES if name in os.environ}
-    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
-    rclpy.init()
-    client = Client()
-    yield client
-    client.close()
-    rclpy.shutdown()
+    with ros_client() as client:
+        yield client
     os.environ.update(saved)
 
 

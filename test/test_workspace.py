@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ros_harness import Client, ros_environment, wait_until
+from ros_harness import ros_environment, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -98,18 +98,6 @@ def workspace(request, tmp_path_factory, user_cache) -> Workspace:
     assert done.returncode == 0, f"colcon build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
     outside = tmp_path_factory.mktemp("elsewhere")
     return Workspace(root, root / "install" / "sam2_ros", _sourced_environment(root, base), outside)
-
-
-@pytest.fixture(scope="module")
-def client():
-    import rclpy
-
-    os.environ.update({k: v for k, v in ros_environment().items() if k.startswith(("ROS_", "RCUTILS_"))})
-    rclpy.init()
-    c = Client()
-    yield c
-    c.close()
-    rclpy.shutdown()
 
 
 def test_the_installed_package_runs_from_its_install_space(workspace):

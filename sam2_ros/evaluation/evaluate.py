@@ -129,13 +129,17 @@ def evaluate(
     threads: int | None = None,
     seed_start: int = EVAL_SEED_START,
     backend: str | None = None,
+    source_dir: Path | None = None,
 ) -> dict:
-    """Evaluate the model directory's engine (and optionally Meta's predictor) on held-out clips."""
+    """Evaluate the model directory's engine (and optionally Meta's predictor) on held-out clips.
+
+    ``source_dir``: where the checkpoint and config the model was exported from are, if neither in
+    the model directory nor next to it (the shipped model's export lives in the user cache)."""
     kwargs = {"threads": threads} if backend is None else {"threads": threads, "backend": backend}
     tracker = Sam2Tracker.from_model_dir(model_dir, **kwargs)
     predictor = None
     if reference:
-        predictor = _reference_predictor(model_dir, tracker)
+        predictor = _reference_predictor(model_dir, tracker, source_dir)
     seeds = list(range(seed_start, seed_start + clips))
     report: dict = {"model": str(model_dir), "prompt": prompt, "frames": frames, "seeds": seeds, "engine": {}}
     if predictor is not None:
@@ -163,27 +167,28 @@ def evaluate(
     return report
 
 
-def find_source(model_dir: Path, sha256: str | None, suffix: str) -> Path | None:
-    """A file with ``suffix`` in the model directory or its parent whose SHA-256 is ``sha256``."""
+def find_source(model_dir: Path, sha256: str | None, suffix: str, source_dir: Path | None = None) -> Path | None:
+    """A file with ``suffix`` in ``source_dir``, the model directory or its parent whose SHA-256 is ``sha256``."""
     from sam2_ros.engine.manifest import sha256_of
 
     if not sha256:
         return None
-    for folder in (model_dir, model_dir.parent):
+    for folder in (*([source_dir] if source_dir else []), model_dir, model_dir.parent):
         for path in sorted(folder.glob(f"*{suffix}")):
             if path.is_file() and sha256_of(path) == sha256:
                 return path
     return None
 
 
-def _reference_predictor(model_dir: Path, tracker: Sam2Tracker):
+def _reference_predictor(model_dir: Path, tracker: Sam2Tracker, source_dir: Path | None = None):
     """Meta's predictor for the checkpoint and config the model directory was exported from."""
     source = tracker.manifest.source
-    checkpoint = find_source(model_dir, source.get("checkpoint_sha256"), ".pt")
-    config = find_source(model_dir, source.get("config_sha256"), ".yaml")
+    checkpoint = find_source(model_dir, source.get("checkpoint_sha256"), ".pt", source_dir)
+    config = find_source(model_dir, source.get("config_sha256"), ".yaml", source_dir)
     if checkpoint is None or config is None:
         raise FileNotFoundError(
-            f"--reference needs the checkpoint and config {model_dir} was exported from, in it or next to it "
+            f"--reference needs the checkpoint and config {model_dir} was exported from, in it, next to it "
+            "or in --source-dir "
             f"(the manifest names {source.get('checkpoint')!r} and {source.get('config')!r}, checked by SHA-256)"
         )
     return build_official_predictor(checkpoint, str(config), postprocessing=bool(source.get("postprocessing")))
@@ -206,11 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", choices=("click", "box"), default="click", help="frame-0 prompt")
     parser.add_argument("--reference", action="store_true", help="also run Meta's predictor (needs torch, sam2)")
     parser.add_argument("--seed-start", type=int, default=EVAL_SEED_START)
+    parser.add_argument("--source-dir", type=Path, help="with --reference: where the model's checkpoint and config are")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--output", type=Path, help="write the report here as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="[%(name)s] %(message)s")
-    report = evaluate(args.model, args.clips, args.frames, args.prompt, args.reference, args.threads, args.seed_start)
+    report = evaluate(args.model, args.clips, args.frames, args.prompt, args.reference, args.threads, args.seed_start,
+                      source_dir=args.source_dir)  # fmt: skip
     text = json.dumps(report, indent=2)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model_dir = exported_dir(args.output)
     facts["evaluation"] = {
-        prompt: evaluate(model_dir, clips=args.clips, frames=16, prompt=prompt, reference=True, threads=args.threads)
+        prompt: evaluate(model_dir, clips=args.clips, frames=16, prompt=prompt, reference=True, threads=args.threads,
+                         source_dir=args.output)
         for prompt in ("click", "box")
     }
     regression = evaluate(model_dir, threads=args.threads, **REGRESSION)
