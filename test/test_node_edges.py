@@ -209,19 +209,25 @@ def test_deactivation_drops_the_waiting_frame(driver, clip):
     assert waited[-1] == 1, f"no frame was waiting at any deactivation ({waited}): the test proves nothing"
 
 
-def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_on(driver, clip):
+def _deep_publisher(driver, kind: str, depth: int):
+    """A reliable publisher on the node's ``kind`` topic that keeps ``depth`` messages: a whole flood arrives."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+    qos = QoSProfile(depth=depth)
+    qos.reliability = ReliabilityPolicy.RELIABLE
+    deep = driver.client.node.create_publisher(driver.client.types[kind], driver.proc.topic(kind), qos)
+    wait_until(lambda: deep.get_subscription_count() > 0, TIMEOUT, f"the node's {kind} subscription")
+    return deep
+
+
+def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_on(driver, clip):
     from sam2_ros.node.throttle import WARN_EVERY_S
 
     driver.frame(clip.frames[0])
     driver.prompt(object_id=1, box=clip.box(1))
     driver.track(clip, 1)
     wait_until(lambda: driver.diagnostics().get("messages_rejected") == "0", TIMEOUT, "diagnostics")
-    qos = QoSProfile(depth=100)
-    qos.reliability = ReliabilityPolicy.RELIABLE
-    deep = driver.client.node.create_publisher(driver.client.types["image"], driver.proc.topic("image"), qos)
-    wait_until(lambda: deep.get_subscription_count() > 0, TIMEOUT, "the node's image subscription")
+    deep = _deep_publisher(driver, "image", 100)
     log_start = len(driver.proc.log())
     start = time.monotonic()
     for i in range(100):
@@ -242,15 +248,10 @@ def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_o
 
 def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
     """150 prompts naming distinct 64 kB streams: a few short lines, and a valid prompt still works."""
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
     from sam2_ros.node.throttle import WARN_EVERY_S, WARN_MAX_CHARS
 
     driver.frame(clip.frames[0])
-    qos = QoSProfile(depth=150)
-    qos.reliability = ReliabilityPolicy.RELIABLE
-    deep = driver.client.node.create_publisher(driver.client.types["prompt"], driver.proc.topic("prompt"), qos)
-    wait_until(lambda: deep.get_subscription_count() > 0, TIMEOUT, "the node's prompt subscription")
+    deep = _deep_publisher(driver, "prompt", 150)
     log_start = len(driver.proc.log())
     start = time.monotonic()
     for i in range(150):
