@@ -18,7 +18,8 @@ STAMP="$VENV/.sam2_ros-setup"
 
 fingerprint() {
   cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/scripts/setup_env.sh" "$ROOT/CMakeLists.txt" \
-    "$ROOT/package.xml" "$ROOT"/msg/*.msg | sha256sum | cut -d' ' -f1
+    "$ROOT/package.xml" "$ROOT"/msg/*.msg "$ROOT"/interfaces/*/msg/*.msg "$ROOT"/interfaces/*/CMakeLists.txt \
+    "$ROOT"/cmake/*.cmake | sha256sum | cut -d' ' -f1
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" && -x "$VENV/bin/python" ]]; then
@@ -46,17 +47,28 @@ SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-deps --no-build-isolation "$SAM2_SPEC
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$ROOT" > "$SITE/sam2_ros_repo.pth"
 
-# The package's messages, built by rosidl with plain CMake into the venv prefix (no ROS install
+# Message packages, built by rosidl with plain CMake into the venv prefix (no ROS install
 # needed: the ament/rosidl wheels above provide the build tools).
-BUILD="$ROOT/build/msgs"
-rm -rf "$BUILD"
-AMENT_PREFIX_PATH="$VENV" cmake -S "$ROOT" -B "$BUILD" -DCMAKE_PREFIX_PATH="$VENV" \
-  -DPython3_EXECUTABLE="$VENV/bin/python" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
-  -DSAM2_ROS_INSTALL_PYTHON=OFF > "$VENV/.sam2_ros-cmake.log" 2>&1 \
-  || { tail -n 30 "$VENV/.sam2_ros-cmake.log"; echo "[setup] message build failed (configure)"; exit 1; }
-cmake --build "$BUILD" -j "$(nproc)" >> "$VENV/.sam2_ros-cmake.log" 2>&1 \
-  || { tail -n 30 "$VENV/.sam2_ros-cmake.log"; echo "[setup] message build failed"; exit 1; }
-cmake --install "$BUILD" >> "$VENV/.sam2_ros-cmake.log" 2>&1
+build_interfaces() {  # SOURCE_DIR BUILD_DIR [cmake args...]
+  local source="$1" build="$2"; shift 2
+  local log="$VENV/.sam2_ros-cmake-$(basename "$source").log"
+  rm -rf "$build"
+  AMENT_PREFIX_PATH="$VENV" cmake -S "$source" -B "$build" -DCMAKE_PREFIX_PATH="$VENV" \
+    -DPython3_EXECUTABLE="$VENV/bin/python" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF "$@" > "$log" 2>&1 \
+    || { tail -n 30 "$log"; echo "[setup] message build failed (configure $source)"; exit 1; }
+  cmake --build "$build" -j "$(nproc)" >> "$log" 2>&1 \
+    || { tail -n 30 "$log"; echo "[setup] message build failed ($source)"; exit 1; }
+  cmake --install "$build" >> "$log" 2>&1
+}
+
+# vision_msgs has no wheel: where it is absent (or is this project's copy from an earlier set-up),
+# build the field-for-field copy in interfaces/vision_msgs. A real vision_msgs is left alone.
+if ! "$VENV/bin/python" -c "import vision_msgs.msg" 2>/dev/null \
+  || grep -qs "sam2_ros developers" "$VENV/share/vision_msgs/package.xml"; then
+  build_interfaces "$ROOT/interfaces/vision_msgs" "$ROOT/build/vision_msgs"
+fi
+# This package's messages (the Python sources stay editable: SAM2_ROS_INSTALL_PYTHON=OFF).
+build_interfaces "$ROOT" "$ROOT/build/msgs" -DSAM2_ROS_INSTALL_PYTHON=OFF
 # rosidl installs an empty sam2_ros/__init__.py: drop it so the generated files are a portion of
 # the editable package (whose __init__ extends its __path__) instead of shadowing it.
 PYVER="$("$VENV/bin/python" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')"
@@ -64,7 +76,7 @@ PYVER="$("$VENV/bin/python" -c 'import sys; print(f"python{sys.version_info[0]}.
 rm -f "$VENV/lib/$PYVER/site-packages/sam2_ros/__init__.py"
 rm -rf "$VENV/lib/$PYVER/site-packages/"sam2_ros-*.egg-info
 
-"$VENV/bin/python" -c "import torch, sam2, onnxruntime, rclpy, sam2_ros.engine, sam2_ros.msg; \
+"$VENV/bin/python" -c "import torch, sam2, onnxruntime, rclpy, sam2_ros.engine, sam2_ros.msg, vision_msgs.msg; \
 print('[setup] torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| rclpy + sam2_ros.msg ok')"
 fingerprint > "$STAMP"
 echo "[setup] done: $VENV"
