@@ -275,3 +275,17 @@ def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
     assert held and sum(held) + len(new_lines) >= 50 + 1
     driver.prompt(object_id=2, box=clip.box(2))  # a valid prompt afterwards works
     assert [o.object_id for o in driver.track(clip, 2).objects] == [2]
+
+
+def test_the_conditioning_bound_is_automatic_with_corrections_and_checked():
+    """max_conditioning_frames: 0 keeps the model's setting, unless corrections become conditioning
+    frames (then a bound keeps memory flat); -1 and >= 2 pass through; 1 and below -1 are refused."""
+    from sam2_ros.node.params import DEFAULT_CORRECTION_BOUND, conditioning_bound
+
+    assert conditioning_bound(0, corrections_as_conditioning=False) is None
+    assert conditioning_bound(0, corrections_as_conditioning=True) == DEFAULT_CORRECTION_BOUND
+    assert conditioning_bound(-1, corrections_as_conditioning=True) == -1
+    assert conditioning_bound(6, corrections_as_conditioning=False) == 6
+    for bad in (1, -2):
+        with pytest.raises(ValueError, match="max_conditioning_frames"):
+            conditioning_bound(bad, corrections_as_conditioning=True)

@@ -9,6 +9,7 @@ within 1e-4 (absolute) and the visible/occluded decision is identical.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,15 +51,27 @@ def _compare(step: str, frame: int, engine_result, reference, record: ParityReco
     record.steps += 1
 
 
-def run_scenario(model, num_frames: int, script: dict, seed: int = 1, tmp_path=None, tracker=None) -> ParityRecord:
+def run_scenario(
+    model,
+    num_frames: int,
+    script: dict,
+    seed: int = 1,
+    tmp_path=None,
+    tracker=None,
+    official_options: dict | None = None,
+    after_frame: Callable[[int, Sam2Tracker, OfficialStream], None] | None = None,
+) -> ParityRecord:
     """Run ``script`` ({frame: [action, ...]}) through the engine and the official predictor.
 
     Actions: ("points", id, points, labels[, accumulate]), ("box", id, box),
-    ("mask", id, mask), ("remove", id).
+    ("mask", id, mask), ("remove", id). ``official_options`` go to
+    ``build_official_predictor``; ``after_frame(t, engine, stream)`` runs after each frame's actions.
     """
     clip = generate_clip(seed, num_frames=max(num_frames, MIN_LOADED_FRAMES))
     engine = tracker or Sam2Tracker.from_model_dir(model.model_dir, threads=2)
-    predictor = build_official_predictor(model.checkpoint, model.config, image_size=model.image_size)
+    predictor = build_official_predictor(
+        model.checkpoint, model.config, image_size=model.image_size, **(official_options or {})
+    )
     stream = OfficialStream(predictor, clip.frames, workdir=tmp_path)
     record = ParityRecord()
     try:
@@ -85,6 +98,8 @@ def run_scenario(model, num_frames: int, script: dict, seed: int = 1, tmp_path=N
                 else:  # pragma: no cover - a typo in a scenario
                     raise ValueError(kind)
                 _compare(step, t, got, ref, record)
+            if after_frame is not None:
+                after_frame(t, engine, stream)
     finally:
         stream.close()
     return record
@@ -242,3 +257,92 @@ def test_late_prompt_lands_on_its_cached_frame(model_small, clip, tmp_path):
         stream.close()
     with pytest.raises(InvalidInputError, match="not cached"):
         engine.add_prompt(2, box=clip.box(2, 2), frame_idx=2)
+
+
+def _official_cond_frames(stream: OfficialStream, obj_id: int) -> set[int]:
+    """The official predictor's conditioning frames of ``obj_id``."""
+    idx = stream.state["obj_id_to_idx"][obj_id]
+    return set(stream.state["output_dict_per_obj"][idx]["cond_frame_outputs"])
+
+
+@pytest.mark.parametrize("as_conditioning", [True, False])
+def test_correction_persists_as_conditioning_frame(model_small, clip, tmp_path, as_conditioning):
+    """``corrections_as_conditioning`` equals Meta's ``add_all_frames_to_correct_as_cond``.
+
+    A correction on tracked frame 3 stays in the conditioning set (attended at temporal
+    position 0) 8 frames later with the option on; with it off (both sides' default) it is an
+    ordinary frame whose mask memory has left the bank after 6 frames.
+    """
+    correction, last = 3, 11
+    engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2, corrections_as_conditioning=as_conditioning)
+    script = {
+        0: [("points", 1, [clip.first_visible_point(1)], [1])],
+        correction: [("points", 1, [clip.first_visible_point(2, correction)], [0])],
+    }
+    seen: dict[int, tuple[set[int], set[int]]] = {}
+
+    def conditioning_sets(t: int, tracker: Sam2Tracker, stream: OfficialStream) -> None:
+        seen[t] = (set(tracker._tracks[1].bank.conditioning), _official_cond_frames(stream, 1))
+
+    record = run_scenario(
+        model_small,
+        last + 1,
+        script,
+        tmp_path=tmp_path,
+        tracker=engine,
+        official_options={"add_all_frames_to_correct_as_cond": as_conditioning},
+        after_frame=conditioning_sets,
+    )
+    assert record.steps == last + 1 + 2
+    expected = {0, correction} if as_conditioning else {0}
+    for t in range(correction + 1, last + 1):
+        assert seen[t][0] == seen[t][1] == expected, f"frame {t}: conditioning frames differ"
+    bank = engine._tracks[1].bank
+    selection = engine._propagator.policy.select(last + 1, bank)
+    assert last - correction >= 7
+    if as_conditioning:
+        assert (correction, 0) in selection.spatial
+    else:
+        assert correction not in {t for t, _ in selection.spatial}
+        assert bank.recent[correction].features is None
+
+
+def test_frequent_corrections_keep_conditioning_bounded(model_small, clip, tmp_path):
+    """A correction (clicks, a box, a mask) every other frame with ``max_conditioning_frames=2``:
+    Meta's predictor built with ``max_cond_frames_in_attn=2`` agrees on every frame, and the
+    bank stays flat."""
+    bound, num_frames = 2, 24
+    engine = Sam2Tracker.from_model_dir(
+        model_small.model_dir, threads=2, corrections_as_conditioning=True, max_conditioning_frames=bound
+    )
+    s = engine.settings
+    script: dict[int, list] = {0: [("points", 1, [clip.first_visible_point(1)], [1])]}
+    for t in range(2, num_frames - 2, 2):
+        script[t] = [("points", 1, [clip.first_visible_point(1 + t % 3, t)], [int(t % 4 == 0)])]
+    script[6] = [("box", 1, clip.box(1, 6))]  # a box and a mask correct as well
+    script[10] = [("mask", 1, clip.masks[1][10])]
+    counts: dict[int, tuple[int, int, int, int]] = {}
+
+    def bank_size(t: int, tracker: Sam2Tracker, stream: OfficialStream) -> None:
+        bank = tracker._tracks[1].bank
+        attended = [f for f, t_pos in tracker._propagator.policy.select(t + 1, bank).spatial if t_pos == 0]
+        memories = [*bank.conditioning.values(), *bank.recent.values()]
+        with_features = sum(m.features is not None for m in memories)
+        counts[t] = (len(attended), len(_official_cond_frames(stream, 1)), with_features, len(memories))
+
+    run_scenario(
+        model_small,
+        num_frames,
+        script,
+        tmp_path=tmp_path,
+        tracker=engine,
+        official_options={"add_all_frames_to_correct_as_cond": True, "max_cond_frames_in_attn": bound},
+        after_frame=bank_size,
+    )
+    assert counts[num_frames - 1][1] == len(script)  # Meta keeps every conditioning frame ...
+    for t, (attended, _, with_features, memories) in counts.items():
+        assert attended <= bound  # ... but attends to at most `bound` of them; so does the engine
+        assert with_features <= s.num_maskmem + bound, f"frame {t}: {with_features} mask memories"
+        assert memories <= s.max_obj_ptrs_in_encoder + bound, f"frame {t}: {memories} memories"
+    assert counts[num_frames - 1][0] == bound
+    assert engine._tracks[1].bank.dropped_conditioning > 0

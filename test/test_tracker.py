@@ -238,3 +238,47 @@ def test_label_image_resolves_overlaps_by_logit(tracker, clip):
     overlap = (np.isfinite(logits).sum(axis=0) > 1).sum()
     assert overlap > 0, "the scenario must have overlapping masks"
     np.testing.assert_array_equal(labels, expected)
+
+
+def _correct_often(tracker: Sam2Tracker, clip, frames: int) -> list[int]:
+    """A click on frame 0, then a correction on every other frame; the footprint after each frame."""
+    sizes = []
+    tracker.track(clip.frames[0])
+    tracker.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
+    for t in range(1, frames):
+        frame = clip.frames[t % len(clip.frames)]
+        tracker.track(frame)
+        if t % 2 == 0:
+            tracker.add_prompt(1, points=[clip.first_visible_point(1, t % len(clip.frames))], labels=[1])
+        sizes.append(tracker.memory_footprint())
+    return sizes
+
+
+def test_frequent_corrections_with_a_bound_keep_memory_flat(model_small, clip):
+    """With corrections as conditioning frames, memory grows with every correction unless bounded."""
+    unbounded = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2, corrections_as_conditioning=True)
+    bounded = Sam2Tracker.from_model_dir(
+        model_small.model_dir, threads=2, corrections_as_conditioning=True, max_conditioning_frames=3
+    )
+    grown = _correct_often(unbounded, clip, 40)
+    flat = _correct_often(bounded, clip, 40)
+    assert len(unbounded._tracks[1].bank.conditioning) == 1 + 19
+    assert grown[-1] > grown[20]
+    # steady state once the pointer window is full: the same size every other frame
+    assert flat[20:30] == flat[-10:], flat
+    bank = bounded._tracks[1].bank
+    # 3 whole conditioning frames, older ones only while SAM 2 still uses them as ordinary memory
+    assert len(bank.conditioning) <= 3 + bounded.settings.max_obj_ptrs_in_encoder - 1
+    assert bank.dropped_conditioning == 1 + 19 - len(bank.conditioning)
+
+
+def test_correction_options_are_checked_and_spawned(model_small):
+    with pytest.raises(ValueError, match="at least 2"):
+        Sam2Tracker.from_model_dir(model_small.model_dir, max_conditioning_frames=1)
+    base = Sam2Tracker.from_model_dir(
+        model_small.model_dir, corrections_as_conditioning=True, max_conditioning_frames=4
+    )
+    other = base.spawn()
+    assert other.corrections_as_conditioning and other._propagator.corrections_as_conditioning
+    assert other._propagator.policy.max_cond_frames == 4
+    assert Sam2Tracker.from_model_dir(model_small.model_dir)._propagator.policy.max_cond_frames == -1

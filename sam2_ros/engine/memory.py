@@ -94,12 +94,20 @@ class MemoryPolicy:
     signed_pointer_distance: bool = True
 
     @classmethod
-    def from_settings(cls, settings: ModelSettings) -> MemoryPolicy:
-        """The policy of a model directory's settings."""
+    def from_settings(cls, settings: ModelSettings, max_cond_frames: int | None = None) -> MemoryPolicy:
+        """The policy of a model directory's settings.
+
+        ``max_cond_frames`` overrides the model's ``max_cond_frames_in_attn`` (None keeps it;
+        -1 is no bound; SAM 2 needs at least 2 otherwise).
+        """
+        if max_cond_frames is None:
+            max_cond_frames = settings.max_cond_frames_in_attn
+        if max_cond_frames != -1 and max_cond_frames < 2:
+            raise ValueError(f"max_cond_frames must be -1 (no bound) or at least 2, got {max_cond_frames}")
         return cls(
             num_maskmem=settings.num_maskmem,
             max_obj_ptrs=settings.max_obj_ptrs_in_encoder,
-            max_cond_frames=settings.max_cond_frames_in_attn,
+            max_cond_frames=int(max_cond_frames),
             temporal_stride=settings.memory_temporal_stride_for_eval,
             only_past_pointers=settings.only_obj_ptrs_in_the_past_for_eval,
             signed_pointer_distance=settings.use_signed_tpos_enc_to_obj_ptrs,

@@ -23,9 +23,11 @@ PREV_LOGIT_CLAMP = 32.0
 class Propagator:
     """The steps of one model and its memory policy."""
 
-    def __init__(self, runner: ModelRunner, policy: MemoryPolicy) -> None:
+    def __init__(self, runner: ModelRunner, policy: MemoryPolicy, corrections_as_conditioning: bool = False) -> None:
         self.runner = runner
         self.policy = policy
+        # SAM 2's add_all_frames_to_correct_as_cond: a correction makes its frame a conditioning frame
+        self.corrections_as_conditioning = corrections_as_conditioning
 
     def advance(self, track: ObjectTrack, previous: FrameFeatures | None, features: FrameFeatures) -> ObjectTrack:
         """The object, last seen on ``previous``'s frame, tracked to ``features``' frame."""
@@ -59,6 +61,8 @@ class Propagator:
             out = track.output
             previous = out if out is not None and out.frame_idx == features.frame_idx else None
             output = self._point_prompt(features, track, prompt, previous, is_init_cond)
+        if self.corrections_as_conditioning and not output.conditioning:
+            output = replace(output, conditioning=True)
         return replace(track, output=output)
 
     def _point_prompt(

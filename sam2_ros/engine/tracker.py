@@ -45,12 +45,17 @@ class Sam2Tracker:
         prompt_history: int = 1,
         mask_threshold: float = 0.0,
         backend_name: str = "onnxruntime",
+        corrections_as_conditioning: bool = False,
+        max_conditioning_frames: int | None = None,
     ) -> None:
         if prompt_history < 1:
             raise ValueError("prompt_history must be at least 1")
         self._runner = runner
         self.backend_name = backend_name
-        self._propagator = Propagator(runner, MemoryPolicy.from_settings(runner.settings))
+        self.corrections_as_conditioning = bool(corrections_as_conditioning)
+        self.max_conditioning_frames = max_conditioning_frames
+        policy = MemoryPolicy.from_settings(runner.settings, max_conditioning_frames)
+        self._propagator = Propagator(runner, policy, self.corrections_as_conditioning)
         self.prompt_history = int(prompt_history)
         self.mask_threshold = float(mask_threshold)
         # the only state: the last `prompt_history` frames, each with every object's state after it
@@ -65,11 +70,19 @@ class Sam2Tracker:
         backend_options: dict[str, Any] | None = None,
         verify_hashes: bool = True,
         prompt_history: int = 1,
+        corrections_as_conditioning: bool = False,
+        max_conditioning_frames: int | None = None,
     ) -> Sam2Tracker:
         """Load and check a model directory written by ``sam2-ros-export``.
 
         ``prompt_history`` is how many of the last tracked frames keep their encodings, so
         a prompt made on one of them (``add_prompt(..., at=key)``) lands there.
+        ``corrections_as_conditioning`` makes a correction (a prompt for a known object on a
+        frame it was tracked on) a conditioning frame, kept in memory, as SAM 2's
+        ``add_all_frames_to_correct_as_cond=True``; the default (False) is SAM 2's default.
+        ``max_conditioning_frames`` (>= 2, or -1 for no bound) overrides the model's
+        ``max_cond_frames_in_attn``: only that many conditioning frames, the closest, are
+        attended, and older ones are dropped (None keeps the model's setting).
         """
         model_dir = Path(path)
         manifest, host = load_model_dir(model_dir, verify_hashes=verify_hashes)
@@ -77,12 +90,25 @@ class Sam2Tracker:
         components = {name: runtime.load(model_dir, spec) for name, spec in manifest.components.items()}
         if manifest.random_weights:
             LOG.warning("model %s has RANDOM weights: its masks carry no meaning", model_dir)
-        return cls(ModelRunner(manifest, host, components), prompt_history, backend_name=backend)
+        return cls(
+            ModelRunner(manifest, host, components),
+            prompt_history,
+            backend_name=backend,
+            corrections_as_conditioning=corrections_as_conditioning,
+            max_conditioning_frames=max_conditioning_frames,
+        )
 
     def spawn(self, prompt_history: int | None = None) -> Sam2Tracker:
         """A new, empty tracker (another stream) sharing this one's loaded model."""
         history = self.prompt_history if prompt_history is None else prompt_history
-        return Sam2Tracker(self._runner.spawn(), history, self.mask_threshold, self.backend_name)
+        return Sam2Tracker(
+            self._runner.spawn(),
+            history,
+            self.mask_threshold,
+            self.backend_name,
+            self.corrections_as_conditioning,
+            self.max_conditioning_frames,
+        )
 
     # ------------------------------------------------------------------ properties
     @property

@@ -76,14 +76,26 @@ def make_random_checkpoint(
 
 
 def build_official_predictor(
-    checkpoint: Path, config: str = "sam2.1_hiera_t", image_size: int | None = None, postprocessing: bool = True
+    checkpoint: Path,
+    config: str = "sam2.1_hiera_t",
+    image_size: int | None = None,
+    postprocessing: bool = True,
+    add_all_frames_to_correct_as_cond: bool = False,
+    max_cond_frames_in_attn: int | None = None,
 ):
     """The official video predictor (CPU, no hole filling).
 
     Package configs go through ``build_sam2_video_predictor`` itself; a YAML file outside the
     ``sam2`` package (Hydra cannot compose those) is read with the export's safe loader, with the
     same post-processing overrides, and instantiated as ``SAM2VideoPredictor``.
+    ``add_all_frames_to_correct_as_cond`` and ``max_cond_frames_in_attn`` (None: the config's
+    value) are passed to the model's construction as config overrides.
     """
+    model_overrides: dict[str, object] = {}
+    if add_all_frames_to_correct_as_cond:
+        model_overrides["add_all_frames_to_correct_as_cond"] = True
+    if max_cond_frames_in_attn is not None:
+        model_overrides["max_cond_frames_in_attn"] = int(max_cond_frames_in_attn)
     from sam2.build_sam import _load_checkpoint, build_sam2_video_predictor
 
     _, config_path = resolve_config(config)
@@ -93,6 +105,7 @@ def build_official_predictor(
     if package_dir in config_path.resolve().parents:
         rel = os.path.relpath(config_path, package_dir)
         overrides = [f"++model.image_size={image_size}"] if image_size else []
+        overrides += [f"++model.{key}={str(value).lower()}" for key, value in model_overrides.items()]
         predictor = build_sam2_video_predictor(
             rel, str(checkpoint), device="cpu", hydra_overrides_extra=overrides, apply_postprocessing=postprocessing
         )
@@ -101,12 +114,16 @@ def build_official_predictor(
 
         model_cfg = load_model_config(config_path, image_size, postprocessing)
         model_cfg["_target_"] = "sam2.sam2_video_predictor.SAM2VideoPredictor"
+        model_cfg.update(model_overrides)
         predictor = instantiate(model_cfg, _recursive_=True)
         _load_checkpoint(predictor, str(checkpoint))
         predictor.eval()
     # Hole filling needs SAM 2's CUDA extension; without it the official code skips it
     # with a warning. Switch it off explicitly so both sides are plainly the same.
     predictor.fill_hole_area = 0
+    for key, value in model_overrides.items():
+        if getattr(predictor, key) != value:
+            raise RuntimeError(f"override {key}={value} did not reach the official predictor")
     return predictor
 
 

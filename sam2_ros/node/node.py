@@ -81,6 +81,8 @@ class Sam2RosNode(LifecycleNode):
                 threads=config.backend_threads,
                 backend_options=config.backend_options,
                 prompt_history=config.prompt_frame_cache,
+                corrections_as_conditioning=config.corrections_as_conditioning,
+                max_conditioning_frames=config.max_conditioning_frames,
             )
         except (ValueError, Sam2RosError) as exc:
             self.get_logger().error(f"configure failed: {exc}")

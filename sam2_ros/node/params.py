@@ -39,6 +39,7 @@ class ParameterSpec:
         return desc
 
 
+DEFAULT_CORRECTION_BOUND = 4  # conditioning frames kept per object when corrections become conditioning frames
 _STR, _INT, _DOUBLE = ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_DOUBLE
 _BOOL, _STR_ARRAY = ParameterType.PARAMETER_BOOL, ParameterType.PARAMETER_STRING_ARRAY
 
@@ -77,6 +78,24 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "recent frames whose encodings are kept so late prompts land on their own image",
         True,
         (1, 16),
+    ),
+    ParameterSpec(
+        "corrections_as_conditioning",
+        False,
+        _BOOL,
+        "a correction on a tracked frame becomes a conditioning frame kept in memory "
+        "(SAM 2's add_all_frames_to_correct_as_cond)",
+        True,
+    ),
+    ParameterSpec(
+        "max_conditioning_frames",
+        0,
+        _INT,
+        "conditioning frames each object keeps and attends to (SAM 2's max_cond_frames_in_attn): "
+        f"0 = the model's setting, or {DEFAULT_CORRECTION_BOUND} with corrections_as_conditioning; -1 = no limit; "
+        "else at least 2",
+        True,
+        (-1, 64),
     ),
     ParameterSpec(
         "prompt_wait_s",
@@ -135,6 +154,8 @@ class NodeConfig:
     input_depth: int
     prompt_frame_cache: int
     diagnostics_period_s: float
+    corrections_as_conditioning: bool = False
+    max_conditioning_frames: int | None = None  # None: the model's setting
 
 
 def read_config(get: Callable[[str], Any]) -> NodeConfig:
@@ -178,7 +199,20 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
         input_depth=int(get("input_depth")),
         prompt_frame_cache=int(get("prompt_frame_cache")),
         diagnostics_period_s=float(get("diagnostics_period_s")),
+        corrections_as_conditioning=bool(get("corrections_as_conditioning")),
+        max_conditioning_frames=conditioning_bound(
+            int(get("max_conditioning_frames")), bool(get("corrections_as_conditioning"))
+        ),
     )
+
+
+def conditioning_bound(value: int, corrections_as_conditioning: bool) -> int | None:
+    """The tracker's ``max_conditioning_frames`` for the parameter ``value`` (0 = automatic)."""
+    if value == 0:
+        return DEFAULT_CORRECTION_BOUND if corrections_as_conditioning else None
+    if value == 1 or value < -1:
+        raise ValueError(f"max_conditioning_frames is {value}: use 0 (automatic), -1 (no limit) or at least 2")
+    return value
 
 
 def stream_name(topic: str) -> str:
