@@ -24,7 +24,7 @@ from sam2_ros.engine import Sam2RosError, Sam2Tracker
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node import conversions
 from sam2_ros.node.conversions import ConversionError, quoted
-from sam2_ros.node.params import PARAMETERS, NodeConfig, read_config, read_runtime
+from sam2_ros.node.params import PARAMETERS, NodeConfig, output_topic, read_config, read_runtime
 from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.node.stream import Stream
@@ -89,11 +89,10 @@ class Sam2RosNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._config = config
         for i, (name, topic) in enumerate(zip(config.stream_names, config.image_topics)):
-            prefix = "" if len(config.image_topics) == 1 else f"{name}/"
+            outputs = (("mask", Image, 10), ("tracked_objects", TrackedObjectArray, 10), ("overlay", Image, 2))
             publishers = {
-                "mask": self.create_publisher(Image, f"{prefix}mask", 10),
-                "tracked_objects": self.create_publisher(TrackedObjectArray, f"{prefix}tracked_objects", 10),
-                "overlay": self.create_publisher(Image, f"{prefix}overlay", 2),
+                kind: self.create_publisher(msg_type, output_topic(config.image_topics, topic, kind), depth)
+                for kind, msg_type, depth in outputs
             }
             self._streams[name] = Stream(name, topic, base if i == 0 else base.spawn(), publishers, self._warn)
         self._scheduler = Scheduler(self._streams)

@@ -6,7 +6,7 @@ except what they deliberately override.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,12 @@ def conditioning_bound(value: int, corrections_as_conditioning: bool) -> int | N
     if value == 1 or value < -1:
         raise ValueError(f"max_conditioning_frames is {value}: use 0 (automatic), -1 (no limit) or at least 2")
     return value
+
+
+def output_topic(image_topics: Sequence[str], image_topic: str, kind: str) -> str:
+    """The node's relative ``kind`` topic (mask, overlay, tracked_objects) for the stream of
+    ``image_topic``: ``kind`` with one stream, ``<stream_name>/<kind>`` with several."""
+    return kind if len(image_topics) == 1 else f"{stream_name(image_topic)}/{kind}"
 
 
 def stream_name(topic: str) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from rcl_interfaces.msg import ParameterType
 
-from sam2_ros.node.params import SPECS, stream_name
+from sam2_ros.node.params import SPECS
+from sam2_ros.node.params import output_topic as node_output_topic
 
 NODE_NAME = "sam2_ros"
 # launch arguments that override the parameter of the same name when given (non-empty)
@@ -89,10 +90,9 @@ def output_topic(namespace: str, image_topics: Sequence[str], image_topic: str, 
     """The node's ``kind`` topic (mask, overlay, tracked_objects) for the stream of ``image_topic``.
 
     One stream publishes ``<ns>/<kind>``; several publish ``<ns>/<stream_name>/<kind>``
-    (sam2_ros/node/node.py, ``on_configure``).
+    (:func:`sam2_ros.node.params.output_topic`, which the node uses too).
     """
-    relative = kind if len(image_topics) == 1 else f"{stream_name(image_topic)}/{kind}"
-    return resolve_topic(relative, namespace)
+    return resolve_topic(node_output_topic(image_topics, image_topic, kind), namespace)
 
 
 def _node_key_pattern(key: str) -> re.Pattern[str]:
