@@ -84,6 +84,14 @@ def model_1024(tmp_path_factory) -> ExportedModel:
     return _export(tmp_path_factory.mktemp("models"), "hiera_t_1024", 1024, seed=3)
 
 
+@pytest.fixture(scope="session")
+def shipped_dir():
+    """The shipped model's ONNX directory (exported from the checkpoint into the user cache once, if needed)."""
+    from sam2_ros.tools import shipped
+
+    return shipped.exported_dir()
+
+
 # Tests that need a model exported with torch (the export environment, tens of seconds each
 # session) are `slow`; so are modules that mark themselves (separate processes, colcon builds).
 # `colcon test` runs the rest (`-m "not slow"`); the README's test command runs everything.

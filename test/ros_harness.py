@@ -39,7 +39,14 @@ class NodeProcess:
 
     _count = 0
 
-    def __init__(self, log_dir: Path, model_dir: Path | str, params: dict[str, Any] | None = None, name: str = "node"):
+    def __init__(
+        self,
+        log_dir: Path,
+        model_dir: Path | str,
+        params: dict[str, Any] | None = None,
+        name: str = "node",
+        env: dict[str, str] | None = None,
+    ):
         NodeProcess._count += 1
         # each node in its own namespace, so nodes of different tests never mix
         self.ns = f"/test{os.getpid()}_{NodeProcess._count}"
@@ -51,7 +58,9 @@ class NodeProcess:
         for key, value in {"input_reliability": "reliable", **(params or {})}.items():
             args += ["-p", f"{key}:={_param_text(value)}"]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=ros_environment())
+        self.proc = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, env={**ros_environment(), **(env or {})}
+        )
 
     def topic(self, name: str) -> str:
         """``name`` inside the node's namespace."""

@@ -272,9 +272,16 @@ def test_parameter_specs_and_the_runtime_snapshot():
     from sam2_ros.node.params import PARAMETERS, SPECS, RuntimeParams, descriptor, read_runtime
 
     assert len(SPECS) == len(PARAMETERS)
-    assert {s.name for s in PARAMETERS if not s.read_only} == {f.name for f in fields(RuntimeParams)}
+    from sam2_ros.node.detections import DetectionRules
+
+    rules = {f.name for f in fields(DetectionRules)}
+    snapshot_names = {f.name for f in fields(RuntimeParams)} - {"detection"}
+    writable = {s.name for s in PARAMETERS if not s.read_only}
+    # the detection rules are read from the writable detection_* parameters and lost_after_frames
+    from_rules = {f"detection_{r}" for r in rules - {"lost_after_frames", "classes"}} | {"lost_after_frames"}
+    assert writable == snapshot_names | from_rules  # detection_classes is read-only (read with the rest)
     snapshot = read_runtime(lambda name: SPECS[name].default)
-    assert snapshot == RuntimeParams(16, 0.0, True, 0.5, 4096 * 4096)
+    assert snapshot == RuntimeParams(16, 0.0, True, 0.5, 4096 * 4096, DetectionRules())
     with pytest.raises(FrozenInstanceError):
         snapshot.max_objects = 3
     wait = descriptor("prompt_wait_s")
@@ -295,8 +302,8 @@ def test_object_registry_keeps_one_record_per_object():
     assert objects.labels() == {1: "disc"} and len(objects) == 2 and list(objects) == [1, 2]
     objects.record_frame({1: True, 2: False}, 1_000)
     objects.record_frame({1: False, 2: False}, 2_000)
-    assert objects.get(1) == ObjectRecord("disc", frames_tracked=2, last_seen_ns=1_000)
-    assert objects.get(2) == ObjectRecord("", frames_tracked=2, last_seen_ns=None)
+    assert objects.get(1) == ObjectRecord("disc", frames_tracked=2, last_seen_ns=1_000, hidden_frames=1)
+    assert objects.get(2) == ObjectRecord("", frames_tracked=2, last_seen_ns=None, hidden_frames=2)
     objects.add(2, "box")
     assert objects.get(2).label == "box" and objects.get(2).frames_tracked == 2
     objects.remove(1)

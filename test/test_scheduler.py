@@ -107,6 +107,20 @@ def test_a_processed_stamp_prompt_runs_without_any_new_image(sched):
     assert job == Job(reset=False, frame=None, prompts_before=(late,), prompts_after=())
 
 
+def test_jobs_name_the_prompt_stamps_no_received_image_had(sched, clock):
+    sched.put_image("cam", "a", 10)
+    sched.put_image("cam", "b", 11)  # replaces a: dropped, but its stamp was received
+    sched.reject_image("cam")  # a rejected image's stamp is not remembered (it was never queued)
+    on_a, never, ahead = Req("on a", 10), Req("never", 5), Req("ahead", 20)
+    for req in (on_a, never, ahead):
+        sched.put_prompt("cam", req)
+    job = run(sched)
+    assert job.prompts_before == (on_a, never) and job.unseen_stamps == frozenset({5})
+    clock.advance(WAIT + 0.1)  # the prompt stamped ahead waited for an image that never came
+    job = run(sched)
+    assert job.prompts_before == (ahead,) and job.unseen_stamps == frozenset({20})
+
+
 def test_a_prompt_ahead_of_the_images_waits_for_its_image(sched, clock):
     sched.put_image("cam", "a", 10)
     run(sched)
@@ -299,4 +313,4 @@ def test_scheduler_imports_nothing_from_ros():
     tree = ast.parse(source.read_text())
     modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert modules <= {"__future__", "time", "collections.abc", "dataclasses", "typing"}, modules
+    assert modules <= {"__future__", "time", "collections", "collections.abc", "dataclasses", "typing"}, modules

@@ -25,12 +25,6 @@ LOGIT_REL_TOL = 1e-3
 MASK_PIXELS_DIFFERING = 1e-5
 
 
-@pytest.fixture(scope="module")
-def shipped_dir():
-    """The shipped model's ONNX directory (exported from the checkpoint once, if needed)."""
-    return shipped.exported_dir()
-
-
 def test_checkpoint_and_config_match_their_recorded_hashes():
     facts = shipped.verify()
     assert sha256_of(shipped_model_dir() / "checkpoint.pt") == facts["checkpoint_sha256"]

@@ -165,9 +165,18 @@ def mask_prompt_to_array(msg: Image, height: int, width: int) -> np.ndarray:
     return rows > 0
 
 
+NEW_OBJECT = 0  # Prompt.object_id that asks the node to pick the lowest free id
+NEWEST_FRAME = -1  # PromptRequest.stamp_ns of a prompt on the newest processed frame (clicks: unstamped)
+
+
 @dataclass(frozen=True)
 class PromptRequest:
-    """A validated prompt, in engine terms."""
+    """A validated prompt, in engine terms.
+
+    ``object_id`` `NEW_OBJECT` adds a new object with the lowest free id; ``stamp_ns``
+    `NEWEST_FRAME` lands on the newest processed frame. ``source`` names where it came from
+    (``prompt``, ``click``) for log lines.
+    """
 
     action: int
     object_id: int
@@ -178,18 +187,20 @@ class PromptRequest:
     labels: np.ndarray | None
     box: np.ndarray | None
     mask_msg: Image | None
+    source: str = "prompt"
 
 
 def prompt_from_msg(msg: Prompt) -> PromptRequest:
     """Check a Prompt message's fields that do not depend on the image.
 
+    ``object_id`` 0 (`NEW_OBJECT`) with ACTION_ADD_OR_REFINE adds a new object (the node picks the id).
     Points and labels must pair up, labels be 0 or 1, points and box be finite, the box ordered;
     whether they lie inside the image is checked when the prompt is applied.
     """
     if msg.action not in (Prompt.ACTION_ADD_OR_REFINE, Prompt.ACTION_REMOVE_OBJECT, Prompt.ACTION_RESET_STREAM):
         raise ConversionError("prompt_action", f"unknown prompt action {msg.action}")
-    if msg.action != Prompt.ACTION_RESET_STREAM and not 1 <= msg.object_id <= 255:
-        raise ConversionError("prompt_object_id", f"object_id must be 1..255, got {msg.object_id}")
+    if msg.action == Prompt.ACTION_REMOVE_OBJECT and not 1 <= msg.object_id <= 255:
+        raise ConversionError("prompt_object_id", f"object_id to remove must be 1..255, got {msg.object_id}")
     points = labels = box = None
     mask_msg = None
     if msg.action == Prompt.ACTION_ADD_OR_REFINE:
@@ -252,3 +263,15 @@ def tracked_objects_msg(
         msg.objects.append(item)
     msg.inference_latency = seconds_to_duration(latency_s)
     return msg
+
+
+def click_request(point: Point, stream: str) -> PromptRequest:
+    """An rqt_image_view click (``geometry_msgs/Point``, pixels, unstamped) as a new object's
+    foreground point on the newest processed frame; whether it lies inside the image is checked
+    when it is applied."""
+    xy = np.array([[point.x, point.y]], np.float64)
+    if not np.isfinite(xy).all():
+        raise ConversionError("click_not_finite", "click contains NaN or infinity")
+    return PromptRequest(
+        Prompt.ACTION_ADD_OR_REFINE, NEW_OBJECT, "", stream, NEWEST_FRAME, xy, np.ones(1, np.int64), None, None, "click"
+    )

@@ -13,16 +13,17 @@ import threading
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from sam2_ros.engine import Sam2RosError, Sam2Tracker
 from sam2_ros.msg import Prompt, TrackedObjectArray
-from sam2_ros.node import conversions
+from sam2_ros.node import conversions, vision
 from sam2_ros.node.conversions import ConversionError, quoted
 from sam2_ros.node.params import PARAMETERS, NodeConfig, output_topic, read_config, read_runtime
 from sam2_ros.node.scheduler import Dropped, Scheduler
@@ -53,6 +54,7 @@ class Sam2RosNode(LifecycleNode):
         self._service_group = MutuallyExclusiveCallbackGroup()
         self._throttle = WarningThrottle()
         self._active = False  # taking input (guarded by _cv)
+        self._vision: Any = None  # vision_msgs.msg while its features are on
 
     def param(self, name: str) -> Any:
         """The current value of parameter ``name``."""
@@ -88,13 +90,24 @@ class Sam2RosNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._config = config
+        self._vision = vision.load()
+        if self._vision is None:
+            self.get_logger().warning(
+                "vision_msgs is not installed: detections in, tracked_detections and label_info are off "
+                "(install ros-$ROS_DISTRO-vision-msgs, then restart)"
+            )
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         for i, (name, topic) in enumerate(zip(config.stream_names, config.image_topics)):
-            outputs = (("mask", Image, 10), ("tracked_objects", TrackedObjectArray, 10), ("overlay", Image, 2))
+            outputs = [("mask", Image, 10), ("tracked_objects", TrackedObjectArray, 10), ("overlay", Image, 2)]
+            if self._vision is not None:
+                outputs += [("tracked_detections", self._vision.Detection2DArray, 10)]
+                outputs += [("label_info", self._vision.LabelInfo, latched)]
             publishers = {
-                kind: self.create_publisher(msg_type, output_topic(config.image_topics, topic, kind), depth)
-                for kind, msg_type, depth in outputs
+                kind: self.create_publisher(msg_type, output_topic(config.image_topics, topic, kind), qos)
+                for kind, msg_type, qos in outputs
             }
-            self._streams[name] = Stream(name, topic, base if i == 0 else base.spawn(), publishers, self._warn)
+            tracker = base if i == 0 else base.spawn()
+            self._streams[name] = Stream(name, topic, tracker, publishers, self._warn, self._vision)
         self._scheduler = Scheduler(self._streams)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(config.diagnostics_period_s, self._publish_diagnostics)
@@ -133,8 +146,35 @@ class Sam2RosNode(LifecycleNode):
         self._subs.append(
             self.create_subscription(Prompt, "prompt", self._on_prompt, 50, callback_group=self._input_group)
         )
+        self._subscribe_prompt_sources(self._config)
         self.get_logger().info("active")
         return TransitionCallbackReturn.SUCCESS
+
+    def _subscribe_prompt_sources(self, config: NodeConfig) -> None:
+        """Detections (vision_msgs) and rqt_image_view clicks, per stream, as the parameters ask."""
+        detections = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)  # matches any publisher
+        for stream in self._streams.values():
+            if config.detection_prompts and self._vision is not None:
+                topic = output_topic(config.image_topics, stream.topic, "detections")
+                self._subs.append(
+                    self.create_subscription(
+                        self._vision.Detection2DArray,
+                        topic,
+                        lambda msg, name=stream.name: self._on_detections(name, msg),
+                        detections,
+                        callback_group=self._input_group,
+                    )
+                )
+            if config.click_prompts:
+                self._subs.append(
+                    self.create_subscription(
+                        Point,
+                        f"{stream.topic}_mouse_left",
+                        lambda msg, name=stream.name: self._on_click(name, msg),
+                        10,
+                        callback_group=self._input_group,
+                    )
+                )
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         dropped = self.stop_worker()
@@ -217,12 +257,30 @@ class Sam2RosNode(LifecycleNode):
                 f"prompt dropped: unknown stream {quoted(request.stream)}; streams are {list(self._streams)}",
             )
             return
+        self._queue_prompt(name, request, "prompt")
+
+    def _queue_prompt(self, stream: str, request: Any, what: str) -> None:
+        """Hand a checked prompt or detections request to the scheduler (dropped while inactive)."""
         with self._cv:
             if self._active:
-                self._scheduler.put_prompt(name, request)
+                self._scheduler.put_prompt(stream, request)
                 self._cv.notify()
                 return
-        self._warn("inactive", "prompt dropped: the node is not active")
+        self._warn("inactive", f"{what} dropped: the node is not active")
+
+    def _on_detections(self, stream: str, msg: Any) -> None:
+        request, problems = vision.detections_from_msg(msg, stream)
+        for problem in problems:
+            self._warn(problem.kind, f"stream {stream}: {problem}; dropped")
+        self._queue_prompt(stream, request, "detections")
+
+    def _on_click(self, stream: str, msg: Point) -> None:
+        try:
+            request = conversions.click_request(msg, stream)
+        except ConversionError as exc:
+            self._warn(exc.kind, f"stream {stream}: click dropped: {exc}")
+            return
+        self._queue_prompt(stream, request, "click")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Reset every stream before its next frame; refused (nothing queued) while the node is not active."""
@@ -285,6 +343,9 @@ class Sam2RosNode(LifecycleNode):
                     "frames_dropped": dropped,
                     "messages_rejected": self._scheduler.rejected(stream.name) + stream.stats.rejected,
                     "objects": len(stream.objects),
+                    "detection_arrays": stream.stats.detection_arrays,
+                    "objects_added_by_detections": stream.stats.detection_adds,
+                    "objects_reseeded": stream.stats.detection_reseeds,
                     **stream.stats.summary(),
                     "backend": self._backend_desc,
                 }

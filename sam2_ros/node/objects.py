@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
 
 @dataclass
 class ObjectRecord:
@@ -13,6 +15,8 @@ class ObjectRecord:
     label: str = ""
     frames_tracked: int = 0  # published frames that carried the object
     last_seen_ns: int | None = None  # stamp of the last published frame on which it was visible
+    hidden_frames: int = 0  # consecutive published frames on which it was not visible
+    last_box: Box | None = None  # its last visible box, or the box of a later box prompt
 
 
 class ObjectRegistry:
@@ -21,11 +25,14 @@ class ObjectRegistry:
     def __init__(self) -> None:
         self._records: dict[int, ObjectRecord] = {}
 
-    def add(self, obj_id: int, label: str = "") -> ObjectRecord:
-        """A prompt for ``obj_id`` was accepted: create its record if new; a non-empty label replaces the old one."""
+    def add(self, obj_id: int, label: str = "", box: Box | None = None) -> ObjectRecord:
+        """A prompt for ``obj_id`` was accepted: create its record if new; a non-empty label replaces
+        the old one; a ``box`` prompt becomes its last box and restarts its count of hidden frames."""
         record = self._records.setdefault(obj_id, ObjectRecord())
         if label:
             record.label = label
+        if box is not None:
+            record.last_box, record.hidden_frames = box, 0
         return record
 
     def remove(self, obj_id: int) -> None:
@@ -36,17 +43,30 @@ class ObjectRegistry:
         """Forget every object."""
         self._records.clear()
 
-    def record_frame(self, visible: Mapping[int, bool], stamp_ns: int) -> None:
-        """A frame stamped ``stamp_ns`` is published with these objects (id -> visible)."""
+    def record_frame(
+        self, visible: Mapping[int, bool], stamp_ns: int, boxes: Mapping[int, Box | None] | None = None
+    ) -> None:
+        """A frame stamped ``stamp_ns`` is published with these objects (id -> visible; ``boxes``:
+        id -> box of the visible mask)."""
         for obj_id, is_visible in visible.items():
             record = self._records.setdefault(obj_id, ObjectRecord())
             record.frames_tracked += 1
             if is_visible:
-                record.last_seen_ns = stamp_ns
+                record.last_seen_ns, record.hidden_frames = stamp_ns, 0
+                box = (boxes or {}).get(obj_id)
+                if box is not None:
+                    record.last_box = box
+            else:
+                record.hidden_frames += 1
 
     def get(self, obj_id: int) -> ObjectRecord:
         """The record of ``obj_id``; an empty record (not stored) when unknown."""
         return self._records.get(obj_id) or ObjectRecord()
+
+    def free_id(self, taken: set[int] | list[int]) -> int | None:
+        """The lowest object id (1..255) neither recorded here nor in ``taken``; None when all are used."""
+        used = set(taken) | set(self._records)
+        return next((i for i in range(1, 256) if i not in used), None)
 
     def labels(self) -> dict[int, str]:
         """Object id -> label, for the objects that have one."""

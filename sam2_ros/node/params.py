@@ -13,6 +13,8 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
+from sam2_ros.node.detections import DetectionRules
+
 
 @dataclass(frozen=True)
 class ParameterSpec:
@@ -98,6 +100,58 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         (-1, 64),
     ),
     ParameterSpec(
+        "detection_prompts",
+        True,
+        _BOOL,
+        "take vision_msgs/Detection2DArray boxes on `detections` as prompts (needs vision_msgs)",
+        True,
+    ),
+    ParameterSpec(
+        "detection_match_iou",
+        0.5,
+        _DOUBLE,
+        "a detection overlapping a visible object's box by at least this IoU is that object",
+        False,
+        (0.0, 1.0),
+    ),
+    ParameterSpec(
+        "detection_new_max_iou",
+        0.25,
+        _DOUBLE,
+        "a detection overlapping a visible object by at least this IoU (below detection_match_iou) is skipped, "
+        "never a new object",
+        False,
+        (0.0, 1.0),
+    ),
+    ParameterSpec(
+        "detection_refine", False, _BOOL, "a detection of a tracked object refines it (else it is skipped)", False
+    ),
+    ParameterSpec("detection_min_score", 0.0, _DOUBLE, "detections scoring lower are ignored", False, (0.0, 1.0)),
+    ParameterSpec("detection_classes", [], _STR_ARRAY, "class ids taken from detections; empty = all", True),
+    ParameterSpec(
+        "lost_after_frames",
+        10,
+        _INT,
+        "an object not visible for this many frames is lost: a detection of its label may re-seed it",
+        False,
+        (1, 100000),
+    ),
+    ParameterSpec(
+        "detection_reseed_iou",
+        0.1,
+        _DOUBLE,
+        "a detection re-seeds a lost object of its label if its IoU with the object's last box is at least this",
+        False,
+        (0.0, 1.0),
+    ),
+    ParameterSpec(
+        "click_prompts",
+        True,
+        _BOOL,
+        "a geometry_msgs/Point on `<image topic>_mouse_left` (rqt_image_view) adds an object at that pixel",
+        True,
+    ),
+    ParameterSpec(
         "prompt_wait_s",
         0.5,
         _DOUBLE,
@@ -126,6 +180,7 @@ class RuntimeParams:
     publish_overlay: bool
     prompt_wait_s: float
     max_image_pixels: int
+    detection: DetectionRules = DetectionRules()
 
 
 def read_runtime(get: Callable[[str], Any]) -> RuntimeParams:
@@ -136,6 +191,15 @@ def read_runtime(get: Callable[[str], Any]) -> RuntimeParams:
         publish_overlay=bool(get("publish_overlay")),
         prompt_wait_s=float(get("prompt_wait_s")),
         max_image_pixels=int(get("max_image_pixels")),
+        detection=DetectionRules(
+            match_iou=float(get("detection_match_iou")),
+            refine=bool(get("detection_refine")),
+            min_score=float(get("detection_min_score")),
+            classes=frozenset(str(c) for c in get("detection_classes") if str(c)),
+            lost_after_frames=int(get("lost_after_frames")),
+            reseed_iou=float(get("detection_reseed_iou")),
+            new_max_iou=float(get("detection_new_max_iou")),
+        ),
     )
 
 
@@ -156,6 +220,8 @@ class NodeConfig:
     diagnostics_period_s: float
     corrections_as_conditioning: bool = False
     max_conditioning_frames: int | None = None  # None: the model's setting
+    detection_prompts: bool = True
+    click_prompts: bool = True
 
 
 def read_config(get: Callable[[str], Any]) -> NodeConfig:
@@ -203,6 +269,8 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
         max_conditioning_frames=conditioning_bound(
             int(get("max_conditioning_frames")), bool(get("corrections_as_conditioning"))
         ),
+        detection_prompts=bool(get("detection_prompts")),
+        click_prompts=bool(get("click_prompts")),
     )
 
 
@@ -216,7 +284,7 @@ def conditioning_bound(value: int, corrections_as_conditioning: bool) -> int | N
 
 
 def output_topic(image_topics: Sequence[str], image_topic: str, kind: str) -> str:
-    """The node's relative ``kind`` topic (mask, overlay, tracked_objects) for the stream of
+    """The node's relative ``kind`` topic (mask, tracked_objects, detections, ...) for the stream of
     ``image_topic``: ``kind`` with one stream, ``<stream_name>/<kind>`` with several."""
     return kind if len(image_topics) == 1 else f"{stream_name(image_topic)}/{kind}"
 

@@ -23,9 +23,12 @@ Not thread-safe by itself: the node calls it under its lock.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+SEEN_STAMPS = 256  # stamps of received images remembered per stream (to tell a stamp never seen)
 
 
 class Stamped(Protocol):
@@ -45,12 +48,17 @@ class PendingFrame:
 
 @dataclass(frozen=True)
 class Job:
-    """The worker's work for one stream, in this order: reset, prompts_before, frame, prompts_after."""
+    """The worker's work for one stream, in this order: reset, prompts_before, frame, prompts_after.
+
+    ``unseen_stamps``: the stamps of its prompts that match no image the stream received (of
+    the last `SEEN_STAMPS`).
+    """
 
     reset: bool
     frame: PendingFrame | None
     prompts_before: tuple[Any, ...]
     prompts_after: tuple[Any, ...]
+    unseen_stamps: frozenset[int] = field(default=frozenset(), compare=False)  # derived: not part of equality
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class _Inbox:
     received: int = 0
     dropped: int = 0
     rejected: int = 0
+    seen: deque[int] = field(default_factory=lambda: deque(maxlen=SEEN_STAMPS))  # stamps of good images received
 
 
 class Scheduler:
@@ -98,6 +107,7 @@ class Scheduler:
         if inbox.pending is not None:
             inbox.dropped += 1
         inbox.pending = PendingFrame(message, self._clock(), stamp_ns)
+        inbox.seen.append(stamp_ns)
 
     def reject_image(self, stream: str) -> None:
         """An image of ``stream`` arrived but is bad: counted as received and rejected, not queued."""
@@ -186,7 +196,8 @@ class Scheduler:
         inbox.prompts = keep
         if not (reset or frame or before or after):
             return None
-        return Job(reset, frame, tuple(before), tuple(after))
+        unseen = frozenset(req.stamp_ns for req in before + after if req.stamp_ns not in inbox.seen)
+        return Job(reset, frame, tuple(before), tuple(after), unseen)
 
     def take_all(self, prompt_wait_s: float) -> dict[str, Job]:
         """`take` for every stream; only the streams with a job."""

@@ -10,6 +10,12 @@ clip, the quality of the published masks against the generator's ground truth).
 Defaults: the built-in synthetic clip (moving, occluding shapes) with
 ``config/demo_prompts.yaml``, and the shipped model ``models/synthetic-128`` (a small SAM 2
 trained on such clips; see its MODEL_CARD.md). A model with random weights is announced.
+
+``--prompts detector`` (built-in clip only) replaces the prompt file with a scripted detector
+(:mod:`sam2_ros.tools.scripted_detector`: the clip's ground-truth boxes plus noise, labelled by
+shape) whose ``vision_msgs/Detection2DArray`` the player publishes on the node's ``detections``
+topic with each frame; the node picks the object ids, and the quality figures match each node
+object to the ground-truth object its mask overlaps best on the first frame it appears.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sam2_ros.tools.shipped import find_model
 # the clip config/demo_prompts.yaml is written for (its motion depends on its length: shorter
 # runs play the start of this clip)
 DEMO_CLIP = {"seed": 11, "height": 480, "width": 640, "frames": 32}
+DETECTOR = "detector"  # the --prompts value that asks for the scripted detector
 COUNTS = ("frames_received", "frames_processed", "frames_dropped", "messages_rejected")  # node diagnostics
 
 
@@ -129,41 +136,89 @@ def wait_for_last_outputs(recorder: Recorder, published: int, quiet_s: float = 1
     return False
 
 
-def quality_vs_ground_truth(recorder: Recorder, clip: Any) -> dict | None:
-    """IoU and J&F of the published label images against the synthetic clip's visible masks."""
+def match_to_ground_truth(frames: list[tuple[int, np.ndarray, Any]], clip: Any) -> dict[int, int]:
+    """Node object id -> ground-truth id, for objects whose ids the node chose (detector prompts).
+
+    ``frames``: (clip frame, label image, TrackedObjectArray) in order. Each node object goes to the
+    ground-truth object (of its label, when one has it) whose visible mask overlaps the object's mask
+    best on the first frame where that mask is not empty; an object that overlaps none stays out.
+    """
+    from sam2_ros.evaluation.metrics import iou
+
+    mapping: dict[int, int] = {}
+    for t, labels, msg in frames:
+        for obj in msg.objects:
+            predicted = labels == obj.object_id
+            if obj.object_id in mapping or not predicted.any():
+                continue
+            candidates = [g for g in sorted(clip.masks) if clip.kinds[g] == obj.label] or sorted(clip.masks)
+            scores = {g: iou(predicted, clip.masks[g][t]) for g in candidates}
+            best = max(scores, key=scores.__getitem__)
+            if scores[best] > 0:
+                mapping[obj.object_id] = best
+    return mapping
+
+
+def quality_vs_ground_truth(recorder: Recorder, clip: Any, node_chose_ids: bool = False) -> dict | None:
+    """IoU and J&F of the published label images against the synthetic clip's visible masks.
+
+    With prompts from a file the node's object ids are the file's, written for the clip's ids; when
+    the node chose them (``node_chose_ids``: detector prompts) they are matched by
+    :func:`match_to_ground_truth`. Per-object figures are keyed by ground-truth id.
+    """
     from sam2_ros.evaluation.metrics import boundary_f, iou
 
     with recorder.lock:
         frame_of = {stamp: i for i, stamp in enumerate(recorder.input_stamps)}
         records = [msg for _, msg in recorder.objects]
         labels = dict(recorder.label_images)
-    j, f, per_object = [], [], {}
+    frames = []
     for msg in records:
         stamp = stamp_to_ns(msg.header.stamp)
         t = frame_of.get(stamp)
-        if t is None or stamp not in labels or t >= len(clip.frames):
-            continue
+        if t is not None and stamp in labels and t < len(clip.frames):
+            frames.append((t, labels[stamp], msg))
+    if node_chose_ids:
+        mapping = match_to_ground_truth(frames, clip)
+    else:
+        mapping = {obj_id: obj_id for obj_id in clip.masks}
+    j, f, per_object = [], [], {}
+    for t, label_image, msg in frames:
         for obj in msg.objects:
-            if obj.object_id not in clip.masks:
+            truth_id = mapping.get(obj.object_id)
+            if truth_id is None:
                 continue
-            predicted, truth = labels[stamp] == obj.object_id, clip.masks[obj.object_id][t]
+            predicted, truth = label_image == obj.object_id, clip.masks[truth_id][t]
             j.append(iou(predicted, truth))
             f.append(boundary_f(predicted, truth))
-            per_object.setdefault(obj.object_id, []).append(j[-1])
+            per_object.setdefault(truth_id, []).append(j[-1])
     if not j:
         return None
-    return {
+    quality = {
         "object_frames_scored": len(j),
         "mean_iou": round(float(np.mean(j)), 4),
         "J&F": round(float((np.mean(j) + np.mean(f)) / 2), 4),
         "mean_iou_per_object": {str(k): round(float(np.mean(v)), 4) for k, v in sorted(per_object.items())},
     }
+    if node_chose_ids:
+        quality["node_to_ground_truth_id"] = {str(k): v for k, v in sorted(mapping.items())}
+    return quality
 
 
 def write_outputs(
-    recorder: Recorder, output: Path, published: int, rate: float, model: Path, random: bool, clip: Any = None
+    recorder: Recorder,
+    output: Path,
+    published: int,
+    rate: float,
+    model: Path,
+    random: bool,
+    clip: Any = None,
+    prompt_source: str | None = None,
 ) -> dict:
-    """overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json."""
+    """overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json.
+
+    ``prompt_source``: the prompt file, :data:`DETECTOR` or None (no prompts), as summary.json reports it.
+    """
     import cv2
 
     output.mkdir(parents=True, exist_ok=True)
@@ -209,7 +264,10 @@ def write_outputs(
         if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
         else None,
         "input_rate_hz": rate,
-        "quality_vs_ground_truth": quality_vs_ground_truth(recorder, clip) if clip is not None else None,
+        "prompt_source": prompt_source,
+        "quality_vs_ground_truth": quality_vs_ground_truth(recorder, clip, prompt_source == DETECTOR)
+        if clip is not None
+        else None,
         "node_diagnostics": diagnostics,
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -222,11 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", type=Path, help="video file to play instead of the synthetic clip")
     source.add_argument("--frames", type=Path, help="folder of frames to play instead of the synthetic clip")
-    parser.add_argument("--prompts", type=Path, help="prompts YAML (default: config/demo_prompts.yaml, on the clip)")
+    parser.add_argument(
+        "--prompts",
+        help=f"prompts YAML (default: config/demo_prompts.yaml, on the clip), or '{DETECTOR}': a scripted detector "
+        "on the built-in clip (its ground-truth boxes plus noise) publishes detections the node prompts itself with",
+    )
     parser.add_argument("--rate", type=float, default=4.0, help="playback frame rate")
     parser.add_argument("--max-frames", type=int, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
+    detector = args.prompts == DETECTOR
+    if detector and (args.video or args.frames):
+        parser.error(f"--prompts {DETECTOR} needs the built-in synthetic clip (its ground truth), not --video/--frames")
 
     model = find_model(args.model)
     from sam2_ros.engine.manifest import load_model_dir
@@ -235,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     if random:
         print("[demo] NOTE: RANDOM model weights - the node, topics and tracking run for real, but the masks "
               "carry no meaning until you export real SAM 2 weights (sam2-ros-export --checkpoint ...).")  # fmt: skip
-    prompts = args.prompts or (demo_prompts() if not (args.video or args.frames) else None)
+    if detector:
+        prompts = None
+    else:
+        prompts = Path(args.prompts) if args.prompts else (demo_prompts() if not (args.video or args.frames) else None)
     namespace = f"/sam2_ros_demo_{os.getpid()}"
     env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE=os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"))
     os.environ.update({k: v for k, v in env.items() if k.startswith("ROS_")})
@@ -263,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                        "--width", str(DEMO_CLIP["width"]), "--clip-frames", str(DEMO_CLIP["frames"])]  # fmt: skip
     if prompts:
         player_cmd += ["--prompts", str(prompts)]
+    if detector:
+        player_cmd += ["--detections-topic", f"{namespace}/detections"]
     published = 0
     try:
         player = subprocess.Popen(player_cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -288,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
 
         length = max(DEMO_CLIP["frames"], args.max_frames)
         clip = generate_clip(DEMO_CLIP["seed"], length, DEMO_CLIP["height"], DEMO_CLIP["width"])
-    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip)
+    source = DETECTOR if detector else (str(prompts) if prompts else None)
+    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip, source)
     recorder.close()
     rclpy.try_shutdown()
     print(json.dumps({k: v for k, v in summary.items() if k != "node_diagnostics"}, indent=2))

@@ -1,0 +1,95 @@
+"""vision_msgs <-> the node: detections in, tracked detections and the label map out.
+
+vision_msgs is optional: `available()` says whether it can be imported (a ROS install's
+package, or the copy the pip-only set-up builds into the venv). Without it the node turns these
+features off with one warning; nothing else of the node imports vision_msgs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from sam2_ros.engine import FrameResult
+from sam2_ros.node.conversions import ConversionError
+from sam2_ros.node.detections import Detection, DetectionRequest
+from sam2_ros.node.stamps import stamp_to_ns
+
+PRESENCE_THRESHOLD = 0.5  # LabelInfo.threshold: presence probability above which an object is visible
+
+
+def load() -> ModuleType | None:
+    """``vision_msgs.msg``, or None when vision_msgs cannot be imported."""
+    try:
+        return importlib.import_module("vision_msgs.msg")
+    except ImportError:
+        return None
+
+
+def class_name(obj_id: int, label: str) -> str:
+    """An object's class name in the vision_msgs outputs: its label, else ``object_<id>``."""
+    return label or f"object_{obj_id}"
+
+
+def detections_from_msg(msg: Any, stream: str) -> tuple[DetectionRequest, list[ConversionError]]:
+    """A ``Detection2DArray`` as a request, and the problems of the detections left out of it.
+
+    A detection with a non-finite centre or size, or a size that is not positive, is left out
+    (its problem is returned); the others are kept. Label and score come from ``results[0]``
+    (no results: no label, score 1). Boxes are checked against the image when applied.
+    """
+    kept: list[Detection] = []
+    problems: list[ConversionError] = []
+    for index, det in enumerate(msg.detections):
+        cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
+        w, h = det.bbox.size_x, det.bbox.size_y
+        if not all(math.isfinite(v) for v in (cx, cy, w, h)):
+            problems.append(ConversionError("detection_not_finite", f"detection {index}: box has NaN or infinity"))
+            continue
+        if w <= 0 or h <= 0:
+            problems.append(ConversionError("detection_size", f"detection {index}: box size {w} x {h} is not positive"))
+            continue
+        label, score = "", 1.0
+        if det.results:
+            label, score = det.results[0].hypothesis.class_id, float(det.results[0].hypothesis.score)
+            if not math.isfinite(score):
+                problems.append(ConversionError("detection_not_finite", f"detection {index}: score is {score}"))
+                continue
+        kept.append(Detection((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), label, score))
+    return DetectionRequest(stream, stamp_to_ns(msg.header.stamp), tuple(kept)), problems
+
+
+def tracked_detections_msg(vm: ModuleType, result: FrameResult, header: Any, labels: Mapping[int, str]) -> Any:
+    """``Detection2DArray``: one ``Detection2D`` per visible object (box in pixels, id, class, presence)."""
+    out = vm.Detection2DArray(header=header)
+    for obj_id, obj in result.objects.items():
+        box = obj.bbox if obj.visible else None
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        det = vm.Detection2D(header=header, id=str(obj_id))
+        det.bbox.center.position.x = (x0 + x1) / 2.0
+        det.bbox.center.position.y = (y0 + y1) / 2.0
+        det.bbox.size_x, det.bbox.size_y = float(x1 - x0), float(y1 - y0)
+        hypothesis = vm.ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = class_name(obj_id, labels.get(obj_id, ""))
+        hypothesis.hypothesis.score = float(obj.presence_probability)
+        hypothesis.pose.pose.orientation.w = 1.0
+        det.results.append(hypothesis)
+        out.detections.append(det)
+    return out
+
+
+def label_map(object_ids: list[int], labels: Mapping[int, str]) -> tuple[tuple[int, str], ...]:
+    """Mask value (object id) -> class name, for every tracked object, by id."""
+    return tuple((obj_id, class_name(obj_id, labels.get(obj_id, ""))) for obj_id in sorted(object_ids))
+
+
+def label_info_msg(vm: ModuleType, mapping: tuple[tuple[int, str], ...], header: Any) -> Any:
+    """``LabelInfo``: ``class_map`` from `label_map` (the mask's background 0 is not in it)."""
+    out = vm.LabelInfo(header=header, threshold=PRESENCE_THRESHOLD)
+    out.class_map = [vm.VisionClass(class_id=obj_id, class_name=name) for obj_id, name in mapping]
+    return out

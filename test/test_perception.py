@@ -1,0 +1,369 @@
+"""The node in a perception graph, over DDS between processes: a detector's vision_msgs boxes
+in, tracked_detections and label_info out, rqt_image_view clicks, corrections kept as
+conditioning frames (against Meta's predictor), and the node without vision_msgs.
+
+Detections and vision outputs run on the shipped model (trained: its masks fit the objects, so
+boxes overlap as a detector's would); the re-seeding test uses a model whose object-score head
+reads every object as not visible; the corrections test uses the random model Meta's predictor
+is built from.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from ros_harness import NodeProcess, image_msg, mask_array, prompt_msg, publish_until, wait_until
+
+from sam2_ros.engine import image_ops
+from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.node.detections import iou
+
+TIMEOUT = 60.0
+
+
+def detection_array(stamp_sec: int, boxes: list[tuple[tuple[float, float, float, float], str, float]]):
+    """A Detection2DArray stamped ``stamp_sec`` from ((x0, y0, x1, y1), label, score) boxes."""
+    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+
+    msg = Detection2DArray()
+    msg.header.stamp.sec = stamp_sec
+    msg.header.frame_id = "camera"
+    for (x0, y0, x1, y1), label, score in boxes:
+        det = Detection2D()
+        det.header = msg.header
+        det.bbox.center.position.x, det.bbox.center.position.y = (x0 + x1) / 2, (y0 + y1) / 2
+        det.bbox.size_x, det.bbox.size_y = float(x1 - x0), float(y1 - y0)
+        hyp = ObjectHypothesisWithPose()
+        hyp.hypothesis.class_id, hyp.hypothesis.score = label, score
+        det.results.append(hyp)
+        msg.detections.append(det)
+    return msg
+
+
+class Graph:
+    """A node process and this test's publishers and subscribers around it (one stream)."""
+
+    def __init__(self, client, node: NodeProcess, vision: bool = True):
+        from geometry_msgs.msg import Point
+
+        self.client, self.node, self.stamp = client, node, 0
+        self.topics = {"image": client.types["image"], "prompt": client.types["prompt"], "image_mouse_left": Point}
+        if vision:
+            from vision_msgs.msg import Detection2DArray, LabelInfo
+
+            self.topics["detections"] = Detection2DArray
+            client.subscribe(node.topic("tracked_detections"), Detection2DArray)
+            client.subscribe(node.topic("label_info"), LabelInfo)
+        for name, msg_type in self.topics.items():
+            client.publisher(node.topic(name), msg_type, reliable=name != "detections")
+        client.subscribe(node.topic("tracked_objects"), client.types["objects"])
+        client.subscribe(node.topic("mask"), client.types["image"])
+        client.subscribe("/diagnostics", client.types["diag"])
+        client.wait_for_subscribers(node.topic("image"), TIMEOUT)
+        warm_up = generate_clip(0, num_frames=1).frames[0]
+        self.stamp = 1
+        publish_until(
+            lambda: self.publish("image", image_msg(warm_up, 1)),
+            lambda: self.outputs_of(1),
+            TIMEOUT,
+            "the node's first output",
+        )
+        for name in self.topics:
+            client.wait_for_subscribers(node.topic(name), TIMEOUT)
+
+    def publish(self, name: str, msg: Any) -> None:
+        self.client.publisher(self.node.topic(name), self.topics[name]).publish(msg)
+
+    def reset(self) -> None:
+        from std_srvs.srv import Trigger
+
+        response = self.client.call(Trigger, self.node.topic("sam2_ros/reset"), Trigger.Request())
+        assert response.success, response.message
+        self.client.clear()
+
+    def messages(self, name: str) -> list[Any]:
+        return self.client.messages(self.node.topic(name))
+
+    def outputs_of(self, stamp: int, name: str = "tracked_objects") -> Any:
+        found = [m for m in self.messages(name) if m.header.stamp.sec == stamp]
+        return found[-1] if found else None
+
+    def frame(self, rgb: np.ndarray, then: Callable[[int], None] | None = None) -> Any:
+        """Publish a frame (and ``then(stamp)``: its prompts or detections); its tracked_objects."""
+        self.stamp += 1
+        stamp = self.stamp
+        self.publish("image", image_msg(rgb, stamp))
+        if then is not None:
+            then(stamp)
+        return wait_until(lambda: self.outputs_of(stamp), TIMEOUT, f"outputs of the frame stamped {stamp}")
+
+    def diagnostics(self) -> dict[str, str]:
+        for array in reversed(self.client.messages("/diagnostics")):
+            for status in array.status:
+                if self.node.ns in status.name:
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+
+def ids_and_labels(objects_msg) -> dict[int, str]:
+    return {o.object_id: o.label for o in objects_msg.objects}
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(5, num_frames=20, num_objects=2, occlusion=False)
+
+
+@pytest.fixture(scope="module")
+def graph(shipped_dir, tmp_path_factory, client):
+    node = NodeProcess(tmp_path_factory.mktemp("perception"), shipped_dir, {"max_objects": 4})
+    yield Graph(client, node)
+    assert node.stop() == 0, node.log()[-3000:]
+
+
+def gt_detections(clip, t: int, ids=(1, 2)) -> list:
+    return [(clip.box(i, t), clip.kinds[i], 0.9) for i in ids]
+
+
+def counters(graph: Graph) -> dict[str, int]:
+    """The detection counters of the node's diagnostics (cumulative since it started)."""
+    keys = ("detection_arrays", "objects_added_by_detections", "objects_reseeded")
+    diag = wait_until(lambda: all(k in (d := graph.diagnostics()) for k in keys) and d, TIMEOUT, "diagnostics")
+    return {k: int(diag[k]) for k in keys}
+
+
+def test_a_detector_adds_labelled_objects_and_a_detection_of_a_tracked_object_adds_nothing(graph, clip):
+    graph.reset()
+    start = counters(graph)
+    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0))))
+    objs = wait_until(
+        lambda: len((m := graph.frame(clip.frames[1])).objects) == 2 and m, TIMEOUT, "two objects from detections"
+    )
+    assert ids_and_labels(objs) == {1: clip.kinds[1], 2: clip.kinds[2]}
+    for obj in objs.objects:  # the new objects are the detected ones
+        box = (
+            obj.bbox.x_offset,
+            obj.bbox.y_offset,
+            obj.bbox.x_offset + obj.bbox.width,
+            obj.bbox.y_offset + obj.bbox.height,
+        )
+        assert obj.visible and iou(box, clip.box(obj.object_id, 1)) > 0.5
+    # the detector sees the same objects again a few frames later (its boxes a little off), and a third thing
+    noisy = [
+        ((x0 + 2, y0 - 1, x1 + 1, y1 + 2), label, score) for (x0, y0, x1, y1), label, score in gt_detections(clip, 4)
+    ]
+    for t in range(2, 4):
+        graph.frame(clip.frames[t])
+    extra = ((10.0, 10.0, 40.0, 40.0), "thing", 0.8)
+    graph.frame(clip.frames[4], lambda s: graph.publish("detections", detection_array(s, [*noisy, extra])))
+    objs = wait_until(lambda: len((m := graph.frame(clip.frames[5])).objects) == 3 and m, TIMEOUT, "a third object")
+    assert ids_and_labels(objs) == {1: clip.kinds[1], 2: clip.kinds[2], 3: "thing"}
+    for t in range(6, 9):
+        assert len(graph.frame(clip.frames[t]).objects) == 3  # nothing more came
+    expected = {"detection_arrays": 2, "objects_added_by_detections": 3, "objects_reseeded": 0}
+    wait_until(
+        lambda: {k: v - start[k] for k, v in counters(graph).items()} == expected, TIMEOUT, f"counters {expected}"
+    )
+
+
+def test_tracked_detections_and_label_info_match_tracked_objects(graph, clip, client):
+    from vision_msgs.msg import LabelInfo
+
+    graph.reset()
+    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,)))))
+    new_object = prompt_msg(0, graph.stamp + 1, points=[clip.first_visible_point(2, 1)], labels=[1])  # id 0: new
+    graph.frame(clip.frames[1], lambda s: graph.publish("prompt", new_object))
+    stamps = [graph.frame(clip.frames[t]).header.stamp.sec for t in range(2, 5)]
+    for stamp in stamps:
+        objs = graph.outputs_of(stamp)
+        dets = wait_until(lambda s=stamp: graph.outputs_of(s, "tracked_detections"), TIMEOUT, "tracked_detections")
+        assert dets.header == objs.header
+        visible = {o.object_id: o for o in objs.objects if o.visible}
+        assert visible and sorted(int(d.id) for d in dets.detections) == sorted(visible)
+        for d in dets.detections:
+            obj = visible[int(d.id)]
+            assert d.bbox.center.position.x == pytest.approx(obj.bbox.x_offset + obj.bbox.width / 2)
+            assert d.bbox.center.position.y == pytest.approx(obj.bbox.y_offset + obj.bbox.height / 2)
+            assert (d.bbox.size_x, d.bbox.size_y) == (obj.bbox.width, obj.bbox.height)
+            assert d.results[0].hypothesis.class_id == (obj.label or f"object_{obj.object_id}")
+            assert d.results[0].hypothesis.score == pytest.approx(obj.presence_probability, abs=1e-6)
+    assert ids_and_labels(objs) == {1: clip.kinds[1], 2: ""}  # the click (object id 0 = new) got id 2
+    info = graph.messages("label_info")[-1]
+    assert [(c.class_id, c.class_name) for c in info.class_map] == [(1, clip.kinds[1]), (2, "object_2")]
+    # label_info is latched (transient local): a late subscriber gets the current map
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    late: list[Any] = []
+    sub = client.node.create_subscription(
+        LabelInfo,
+        graph.node.topic("label_info"),
+        late.append,
+        QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+    )
+    try:
+        wait_until(lambda: late, TIMEOUT, "the latched label_info")
+        assert [(c.class_id, c.class_name) for c in late[-1].class_map] == [(1, clip.kinds[1]), (2, "object_2")]
+    finally:
+        client.node.destroy_subscription(sub)
+
+
+def test_a_click_on_image_mouse_left_adds_an_object(graph, clip):
+    from geometry_msgs.msg import Point
+
+    graph.reset()
+    graph.frame(clip.frames[0])
+    x, y = clip.first_visible_point(1, 0)
+    graph.publish("image_mouse_left", Point(x=x, y=y, z=0.0))
+    objs = wait_until(lambda: (m := graph.frame(clip.frames[1])).objects and m, TIMEOUT, "the clicked object")
+    assert ids_and_labels(objs) == {1: ""} and objs.objects[0].visible
+    mask = mask_array(graph.outputs_of(objs.header.stamp.sec, "mask"))
+    assert mask[int(round(y)), int(round(x))] == 1  # the clicked pixel is the new object's
+    x, y = clip.first_visible_point(2, 1)
+    graph.publish("image_mouse_left", Point(x=x, y=y, z=0.0))
+    objs = wait_until(lambda: len((m := graph.frame(clip.frames[2])).objects) == 2 and m, TIMEOUT, "a second click")
+    assert sorted(ids_and_labels(objs)) == [1, 2]
+
+
+def test_bad_detections_and_clicks_are_dropped_and_tracking_goes_on(graph, clip):
+    from geometry_msgs.msg import Point
+
+    graph.reset()
+    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,)))))
+    before = wait_until(lambda: (m := graph.frame(clip.frames[1])).objects and m, TIMEOUT, "the detected object")
+    w, h = float(clip.frames.shape[2]), float(clip.frames.shape[1])
+    bad = [
+        ((float("nan"), 10.0, 30.0, 30.0), "cup", 0.9),
+        ((50.0, 50.0, 40.0, 60.0), "cup", 0.9),  # negative width
+        ((w + 10, h + 10, w + 40, h + 40), "cup", 0.9),  # outside the image
+    ]
+    stamp = graph.stamp
+    graph.publish("detections", detection_array(stamp, bad))
+    graph.publish("detections", detection_array(stamp, []))  # empty: a detector that saw nothing
+    graph.publish("detections", detection_array(999_999, gt_detections(clip, 1, (2,))))  # a stamp never seen
+    graph.publish("image_mouse_left", Point(x=w + 5, y=5.0, z=0.0))  # outside the image
+    graph.publish("image_mouse_left", Point(x=float("inf"), y=5.0, z=0.0))
+    for t in range(2, 5):
+        objs = graph.frame(clip.frames[t])
+        assert ids_and_labels(objs) == ids_and_labels(before)
+    expected = ("NaN", "not positive", "lies outside the", "matches no image received", "click (", "click dropped")
+    wait_until(lambda: all(e in graph.node.log() for e in expected), TIMEOUT, f"warnings naming {expected}")
+    assert graph.node.alive()
+
+
+LOST_AFTER = 4
+
+
+@pytest.fixture(scope="module")
+def hidden_graph(model_small_occluded, tmp_path_factory, client):
+    """A node whose model reads every object as not visible: objects are lost after LOST_AFTER frames."""
+    params = {"lost_after_frames": LOST_AFTER}
+    node = NodeProcess(tmp_path_factory.mktemp("lost"), model_small_occluded.model_dir, params)
+    yield Graph(client, node)
+    assert node.stop() == 0, node.log()[-3000:]
+
+
+def test_a_lost_object_is_reseeded_by_a_detection_and_keeps_its_id(hidden_graph, clip):
+    """Detections reach the node while it tracks frame t or just after: the object has been hidden
+    for t or t + 1 frames then (its prompt frame included)."""
+    g = hidden_graph
+    g.reset()
+    cup = [(clip.box(1, 0), "cup", 0.9)]
+    g.frame(clip.frames[0], lambda s: g.publish("detections", detection_array(s, cup)))
+    objs = wait_until(lambda: (m := g.frame(clip.frames[1])).objects and m, TIMEOUT, "the detected object")
+    assert ids_and_labels(objs) == {1: "cup"} and not objs.objects[0].visible
+    # hidden for fewer than LOST_AFTER frames: a detection of it is left to SAM 2, no duplicate
+    g.frame(clip.frames[2], lambda s: g.publish("detections", detection_array(s, cup)))
+    for t in range(3, LOST_AFTER + 3):
+        g.frame(clip.frames[t])
+    # lost: the same detection re-seeds it under its id
+    g.frame(clip.frames[LOST_AFTER + 3], lambda s: g.publish("detections", detection_array(s, cup)))
+    for t in range(LOST_AFTER + 4, LOST_AFTER + 6):
+        assert ids_and_labels(g.frame(clip.frames[t])) == {1: "cup"}
+    expected = {"detection_arrays": 3, "objects_added_by_detections": 1, "objects_reseeded": 1}
+    wait_until(lambda: counters(g) == expected, TIMEOUT, f"counters {expected}")
+    # a detection of another class where the cup was is a new object
+    g.frame(clip.frames[11], lambda s: g.publish("detections", detection_array(s, [(clip.box(1, 0), "bowl", 0.9)])))
+    objs = wait_until(lambda: len((m := g.frame(clip.frames[12])).objects) == 2 and m, TIMEOUT, "the bowl")
+    assert ids_and_labels(objs) == {1: "cup", 2: "bowl"}
+
+
+def test_corrections_persist_as_conditioning_frames_and_match_meta(model_small, tmp_path_factory, client, tmp_path):
+    """With ``corrections_as_conditioning``, a correction on frame 3 still shapes the masks 8
+    frames later, exactly as in Meta's predictor built with ``add_all_frames_to_correct_as_cond``
+    (whose masks, without the flag, differ by then)."""
+    from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
+
+    clip = generate_clip(1, num_frames=16)
+    correction, last = 3, 11
+    prompts = {0: ([clip.first_visible_point(1)], [1]), correction: ([clip.first_visible_point(2, correction)], [0])}
+    node = NodeProcess(
+        tmp_path_factory.mktemp("corrections"), model_small.model_dir, {"corrections_as_conditioning": True}
+    )
+    try:
+        g = Graph(client, node, vision=False)
+        g.reset()
+        masks = []
+        for t in range(last + 1):
+            then = None
+            if t in prompts:
+                points, labels = prompts[t]
+                then = lambda s, p=points, lb=labels: g.publish("prompt", prompt_msg(1, s, points=p, labels=lb))  # noqa: E731
+            objs = g.frame(clip.frames[t], then)
+            masks.append(
+                mask_array(wait_until(lambda s=objs.header.stamp.sec: g.outputs_of(s, "mask"), TIMEOUT, "mask"))
+            )
+    finally:
+        assert node.stop() == 0, node.log()[-3000:]
+
+    def meta_masks(as_conditioning: bool) -> list[np.ndarray]:
+        predictor = build_official_predictor(
+            model_small.checkpoint, model_small.config, image_size=model_small.image_size,
+            add_all_frames_to_correct_as_cond=as_conditioning,
+        )  # fmt: skip
+        stream = OfficialStream(predictor, clip.frames, workdir=tmp_path)
+        out = []
+        try:
+            for t in range(last + 1):
+                objects = stream.track()
+                if t in prompts:
+                    objects = stream.add_points(1, points=prompts[t][0], labels=prompts[t][1])
+                logits = image_ops.resize_float(objects[1].low_res_logits, *clip.frames.shape[1:3])
+                out.append(logits > 0)
+        finally:
+            stream.close()
+        return out
+
+    with_flag, without_flag = meta_masks(True), meta_masks(False)
+    # a prompt frame may be published as soon as it is tracked, before its prompt arrives (the
+    # prompt lands on it by stamp and shows from the next frame on): compare the other frames
+    for t in sorted(set(range(last + 1)) - set(prompts)):
+        agree = float(np.mean((masks[t] == 1) == with_flag[t]))
+        assert agree >= 0.999, f"frame {t}: the node's mask agrees with Meta's on {agree:.4%} of pixels"
+    later = range(correction + 7, last + 1)  # the correction's ordinary memory has left the bank by then
+    assert any(not np.array_equal(with_flag[t], without_flag[t]) for t in later), "the flag changed nothing"
+
+
+def test_without_vision_msgs_the_features_are_off_with_one_warning(shipped_dir, tmp_path_factory, client, clip):
+    hide = tmp_path_factory.mktemp("no_vision_msgs")
+    (hide / "vision_msgs").mkdir()
+    (hide / "vision_msgs" / "__init__.py").write_text('raise ImportError("vision_msgs hidden by the test")\n')
+    import os
+
+    path = os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])
+    node = NodeProcess(tmp_path_factory.mktemp("novision"), shipped_dir, env={"PYTHONPATH": path})
+    try:
+        g = Graph(client, node, vision=False)
+        g.reset()
+        objs = g.frame(clip.frames[0], lambda s: g.publish("prompt", prompt_msg(1, s, box=clip.box(1, 0))))
+        assert ids_and_labels(objs) == {1: ""}
+        time.sleep(1.0)
+        topics = {name for name, _ in client.node.get_topic_names_and_types()}
+        assert node.topic("tracked_objects") in topics
+        assert not {node.topic("tracked_detections"), node.topic("label_info")} & topics
+        assert node.log().count("vision_msgs is not installed") == 1
+    finally:
+        assert node.stop() == 0, node.log()[-3000:]
