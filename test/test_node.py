@@ -222,7 +222,7 @@ def test_bad_prompts_are_dropped_and_tracking_goes_on(client, node, clip):
         {"object_id": 2, "points": [(400, 10)], "labels": [1]},  # outside the image
         {"object_id": 2, "points": [(float("nan"), 10)], "labels": [1]},
         {"object_id": 2, "box": (10, 10, 500, 100)},
-        {"object_id": 0, "box": clip.box(2)},  # id out of range
+        {"object_id": 0, "action": 1},  # remove: id out of range (0 adds a new object, removes none)
         {"object_id": 2, "points": [(10, 10)], "labels": [1, 0]},
         {"object_id": 2},  # empty
         {"object_id": 2, "mask": np.ones((10, 10), bool)},  # wrong size
@@ -242,7 +242,7 @@ def test_bad_prompts_are_dropped_and_tracking_goes_on(client, node, clip):
         "no image processed yet",
         "outside",
         "NaN",
-        "object_id must be 1..255",
+        "object_id to remove must be 1..255",
         "unknown object id 9",
         "unknown stream",
         "max_objects",

@@ -51,7 +51,8 @@ class Graph:
         from geometry_msgs.msg import Point
 
         self.client, self.node, self.stamp = client, node, 0
-        self.topics = {"image": client.types["image"], "prompt": client.types["prompt"], "image_mouse_left": Point}
+        self.topics = {"image": client.types["image"], "prompt": client.types["prompt"]}
+        self.topics.update({"image_mouse_left": Point, "overlay_mouse_left": Point})
         if vision:
             from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -211,7 +212,7 @@ def test_tracked_detections_and_label_info_match_tracked_objects(graph, clip, cl
         client.node.destroy_subscription(sub)
 
 
-def test_a_click_on_image_mouse_left_adds_an_object(graph, clip):
+def test_a_click_on_image_mouse_left_or_overlay_mouse_left_adds_an_object(graph, clip):
     from geometry_msgs.msg import Point
 
     graph.reset()
@@ -223,7 +224,7 @@ def test_a_click_on_image_mouse_left_adds_an_object(graph, clip):
     mask = mask_array(graph.outputs_of(objs.header.stamp.sec, "mask"))
     assert mask[int(round(y)), int(round(x))] == 1  # the clicked pixel is the new object's
     x, y = clip.first_visible_point(2, 1)
-    graph.publish("image_mouse_left", Point(x=x, y=y, z=0.0))
+    graph.publish("overlay_mouse_left", Point(x=x, y=y, z=0.0))  # a click on the overlay, where the masks show
     objs = wait_until(lambda: len((m := graph.frame(clip.frames[2])).objects) == 2 and m, TIMEOUT, "a second click")
     assert sorted(ids_and_labels(objs)) == [1, 2]
 
@@ -358,7 +359,8 @@ def test_without_vision_msgs_the_features_are_off_with_one_warning(shipped_dir, 
     try:
         g = Graph(client, node, vision=False)
         g.reset()
-        objs = g.frame(clip.frames[0], lambda s: g.publish("prompt", prompt_msg(1, s, box=clip.box(1, 0))))
+        g.frame(clip.frames[0], lambda s: g.publish("prompt", prompt_msg(1, s, box=clip.box(1, 0))))
+        objs = wait_until(lambda: (m := g.frame(clip.frames[1])).objects and m, TIMEOUT, "the prompted object")
         assert ids_and_labels(objs) == {1: ""}
         time.sleep(1.0)
         topics = {name for name, _ in client.node.get_topic_names_and_types()}

@@ -165,16 +165,18 @@ class Sam2RosNode(LifecycleNode):
                         callback_group=self._input_group,
                     )
                 )
-            if config.click_prompts:
-                self._subs.append(
-                    self.create_subscription(
-                        Point,
-                        f"{stream.topic}_mouse_left",
-                        lambda msg, name=stream.name: self._on_click(name, msg),
-                        10,
-                        callback_group=self._input_group,
+            if config.click_prompts:  # on the camera image, or on the overlay (the masks in view)
+                overlay = output_topic(config.image_topics, stream.topic, "overlay")
+                for image_topic in (stream.topic, overlay):
+                    self._subs.append(
+                        self.create_subscription(
+                            Point,
+                            f"{image_topic}_mouse_left",
+                            lambda msg, name=stream.name: self._on_click(name, msg),
+                            10,
+                            callback_group=self._input_group,
+                        )
                     )
-                )
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         dropped = self.stop_worker()

@@ -272,7 +272,8 @@ class Stream:
         """Whether a click lies on the image; warns when not."""
         height, width = self.tracker.image_size
         x, y = req.points[0]
-        if 0 <= x < width and 0 <= y < height:
+        if 0 <= x <= width and 0 <= y <= height:  # rqt_image_view rounds: the far edge is width/height
+            req.points[0] = (min(x, width - 1), min(y, height - 1))
             return True
         where = f"({x:.1f}, {y:.1f}) is outside the {width}x{height} image"
         self.warn("click_outside", f"stream {self.name}: click {where}; dropped")
