@@ -42,6 +42,8 @@ setup(
         # torch and sam2 need special install flags: use scripts/setup_env.sh
         "export": ["torch", "sam2==1.1.0", *_requirements("export")],
         "test": _requirements("dev"),
+        # rosbag2 recordings (the player's --bag, sam2-ros-record); pinned in requirements/ros.txt
+        "bags": [r for r in _requirements("ros") if r.startswith("rosbags")],
     },
     zip_safe=False,
     maintainer="sam2_ros developers",

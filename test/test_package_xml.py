@@ -40,6 +40,7 @@ RUNTIME_KEYS = {
     "PIL": "python3-pil",
     "cv2": "python3-opencv",
     "onnxruntime": "python3-onnxruntime-pip",
+    "rosbags": "python3-rosbags-pip",
 }
 # Imported there only behind a guard (an optional backend or an optional probe) and installed with
 # pip as the requirements files say, not through rosdep (sam2 and onnxruntime-qnn have no rosdep key;

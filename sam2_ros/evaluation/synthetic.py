@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 SHAPE_KINDS = ("ellipse", "rectangle", "triangle", "star", "blob")
+BACKGROUND_DEPTH = 3.5  # metres: the wall behind the shapes (with depth=True)
+OBJECT_DEPTHS = (1.0, 3.0)  # metres: the shapes' distances are drawn from this range
+FOCAL_FRACTION = 0.9  # fx = fy = this x the image width
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,21 @@ class SyntheticClip:
     frames: np.ndarray
     masks: dict[int, np.ndarray]
     kinds: dict[int, str]
+    depth: np.ndarray | None = None  # T x H x W float32 metres (generate_clip(depth=True))
+    object_depth: dict[int, float] | None = None  # each tracked object's distance (flat, facing the camera)
+    intrinsics: tuple[float, float, float, float] | None = None  # fx, fy, cx, cy in pixels
+
+    def position(self, obj_id: int, frame: int) -> tuple[float, float, float]:
+        """Ground truth in 3D: the centroid of the object's visible mask on ``frame`` back-projected at
+        its depth, in the camera's optical frame (x right, y down, z forward; metres)."""
+        if self.object_depth is None or self.intrinsics is None:
+            raise ValueError("the clip has no depth: generate it with depth=True")
+        ys, xs = np.nonzero(self.masks[obj_id][frame])
+        if len(xs) == 0:
+            raise ValueError(f"object {obj_id} is not visible on frame {frame}")
+        fx, fy, cx, cy = self.intrinsics
+        z = self.object_depth[obj_id]
+        return float((xs.mean() - cx) * z / fx), float((ys.mean() - cy) * z / fy), z
 
     def first_visible_point(self, obj_id: int, frame: int = 0) -> tuple[float, float]:
         """(x, y) of a pixel well inside the object's visible mask on ``frame``."""
@@ -155,13 +173,21 @@ def _place_distractor(rng, obj, height, width, num_frames):
     obj["velocity"] = velocity
 
 
-def _render(objects, background, num_frames, height, width):
+def _render(objects, background, num_frames, height, width, depths=None):
+    """Frames, per-pixel owner (drawn index, 0 = background), whether shapes overlapped, and with
+    ``depths`` (one per drawn object, nearer for later ones) the depth images."""
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     owner = np.zeros((num_frames, height, width), np.int16)
+    depth = None
+    if depths is not None:
+        rows = np.arange(height, dtype=np.float32)[:, None] / height - 0.5
+        plane = np.broadcast_to(BACKGROUND_DEPTH + 0.4 * rows, (height, width))  # a wall, tilted away at the top
+        depth = np.empty((num_frames, height, width), np.float32)
     overlap = False
     for t in range(num_frames):
         canvas = 0.5 * background + 0.5 * np.roll(background, t, axis=1)  # a slowly panning background
         occupied = np.zeros((height, width), np.int16)
+        distance = plane.copy() if depths is not None else None
         for index, obj in enumerate(objects, start=1):  # later objects are drawn on top
             cx, cy = obj["start"] + obj["velocity"] * t
             size = obj["size"] * (1 + obj["growth"] * t)
@@ -169,9 +195,13 @@ def _render(objects, background, num_frames, height, width):
             overlap |= bool((occupied[shape] > 0).any())
             canvas[shape] = obj["texture"][shape]
             occupied[shape] = index
+            if distance is not None:
+                distance[shape] = depths[index - 1]
         owner[t] = occupied
         frames[t] = np.clip(canvas, 0, 255).astype(np.uint8)
-    return frames, owner, overlap
+        if depth is not None:
+            depth[t] = distance
+    return frames, owner, overlap, depth
 
 
 def generate_clip(
@@ -182,11 +212,15 @@ def generate_clip(
     num_objects: int = 3,
     occlusion: bool = True,
     distractors: int | None = None,
+    depth: bool = False,
 ) -> SyntheticClip:
     """A clip of ``num_objects`` tracked shapes (ids 1..n, all visible on frame 0).
 
     ``occlusion=True``: paths cross and ``distractors`` (default: 0 or 1, seeded) enter from the
     edges, so objects hide one another. ``occlusion=False``: no two shapes ever overlap.
+    ``depth=True`` adds an aligned depth image per frame: a wall at ~3.5 m and each shape flat,
+    facing the camera, at its own distance in 1-3 m (shapes drawn on top are nearer), with the
+    camera's intrinsics; the frames and masks are the same as without it.
     """
     if not 1 <= num_objects <= 7:
         raise ValueError(f"num_objects must be 1..7, got {num_objects}")
@@ -203,13 +237,22 @@ def generate_clip(
             _place_distractor(rng, obj, height, width, num_frames)
         order = list(rng.permutation(len(objects))) if occlusion else list(range(len(objects)))
         drawn = [objects[i] for i in order]
-        frames, owner, overlap = _render(drawn, background, num_frames, height, width)
+        # distances from their own generator, so the frames do not depend on depth=True
+        near_last = np.sort(np.random.default_rng([seed, _attempt]).uniform(*OBJECT_DEPTHS, len(drawn)))[::-1]
+        depths = [float(round(d, 3)) for d in near_last] if depth else None
+        frames, owner, overlap, depth_images = _render(drawn, background, num_frames, height, width, depths)
         if not occlusion and overlap:
             continue
         masks = {i + 1: owner == order.index(i) + 1 for i in range(num_objects)}
         min_area = 0.2 * np.pi * (0.12 * min(height, width)) ** 2
         if all(m[0].sum() >= min_area for m in masks.values()):
-            return SyntheticClip(frames, masks, {i + 1: kinds[i] for i in range(num_objects)})
+            kinds_by_id = {i + 1: kinds[i] for i in range(num_objects)}
+            if depths is None:
+                return SyntheticClip(frames, masks, kinds_by_id)
+            object_depth = {i + 1: depths[order.index(i)] for i in range(num_objects)}
+            focal = FOCAL_FRACTION * width
+            intrinsics = (focal, focal, (width - 1) / 2, (height - 1) / 2)
+            return SyntheticClip(frames, masks, kinds_by_id, depth_images, object_depth, intrinsics)
     raise ValueError(f"no valid clip for seed {seed} with {num_objects} objects (occlusion={occlusion})")
 
 

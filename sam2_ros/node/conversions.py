@@ -7,15 +7,17 @@ are compacted first).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from sam2_ros.engine import FrameResult
 from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
+from sam2_ros.node.depth import Object3D
 from sam2_ros.node.objects import ObjectRegistry
 from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration, stamp_to_ns
 
@@ -244,10 +246,19 @@ def rgb8_msg(array: np.ndarray, header) -> Image:
 
 
 def tracked_objects_msg(
-    result: FrameResult, header, stream: str, objects: ObjectRegistry, latency_s: float
+    result: FrameResult,
+    header,
+    stream: str,
+    objects: ObjectRegistry,
+    latency_s: float,
+    located: Mapping[int, Object3D] | None = None,
+    position_frame_id: str = "",
 ) -> TrackedObjectArray:
-    """The frame's TrackedObjectArray; labels, frames tracked and last seen come from ``objects``."""
+    """The frame's TrackedObjectArray; labels, frames tracked and last seen come from ``objects``,
+    3D positions from ``located`` (object id -> Object3D, in ``position_frame_id``)."""
     msg = TrackedObjectArray(header=header, stream=stream, height=result.image_size[0], width=result.image_size[1])
+    msg.position_frame_id = position_frame_id
+    located = located or {}
     for obj_id, obj in result.objects.items():
         record = objects.get(obj_id)
         item = TrackedObject(object_id=obj_id, label=record.label, visible=bool(obj.visible))
@@ -258,6 +269,11 @@ def tracked_objects_msg(
             item.bbox = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
             item.centroid = Point(x=float(obj.centroid[0]), y=float(obj.centroid[1]), z=0.0)
             item.area = int(obj.area)
+        if obj_id in located:
+            place = located[obj_id]
+            item.has_position, item.depth_pixels = True, place.depth_pixels
+            item.position = Point(x=place.position[0], y=place.position[1], z=place.position[2])
+            item.size = Vector3(x=place.size[0], y=place.size[1], z=place.size[2])
         item.frames_tracked = record.frames_tracked
         item.last_seen = ns_to_stamp(record.last_seen_ns) if record.last_seen_ns is not None else Time()
         msg.objects.append(item)

@@ -18,13 +18,14 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_srvs.srv import Trigger
 
 from sam2_ros.engine import Sam2RosError, Sam2Tracker
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node import conversions, vision
 from sam2_ros.node.conversions import ConversionError, quoted
+from sam2_ros.node.depth_io import DepthInbox, camera_info_topic
 from sam2_ros.node.params import PARAMETERS, NodeConfig, output_topic, read_config, read_runtime
 from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
@@ -102,12 +103,19 @@ class Sam2RosNode(LifecycleNode):
             if self._vision is not None:
                 outputs += [("tracked_detections", self._vision.Detection2DArray, 10)]
                 outputs += [("label_info", self._vision.LabelInfo, latched)]
+            if config.depth_topics:
+                from visualization_msgs.msg import MarkerArray
+
+                outputs += [("markers", MarkerArray, 10), ("object_points", PointCloud2, 2)]
+                if self._vision is not None:
+                    outputs += [("tracked_detections_3d", self._vision.Detection3DArray, 10)]
             publishers = {
                 kind: self.create_publisher(msg_type, output_topic(config.image_topics, topic, kind), qos)
                 for kind, msg_type, qos in outputs
             }
             tracker = base if i == 0 else base.spawn()
-            self._streams[name] = Stream(name, topic, tracker, publishers, self._warn, self._vision)
+            depth = DepthInbox() if config.depth_topics else None
+            self._streams[name] = Stream(name, topic, tracker, publishers, self._warn, self._vision, depth)
         self._scheduler = Scheduler(self._streams)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(config.diagnostics_period_s, self._publish_diagnostics)
@@ -147,8 +155,26 @@ class Sam2RosNode(LifecycleNode):
             self.create_subscription(Prompt, "prompt", self._on_prompt, 50, callback_group=self._input_group)
         )
         self._subscribe_prompt_sources(self._config)
+        if self._config.depth_topics:
+            self._subscribe_depth(self._config)
         self.get_logger().info("active")
         return TransitionCallbackReturn.SUCCESS
+
+    def _subscribe_depth(self, config: NodeConfig) -> None:
+        """Each stream's depth image and the CameraInfo next to it (depth_topics), with the depth QoS."""
+        qos = QoSProfile(depth=2)
+        reliable = config.depth_reliability == "reliable"
+        qos.reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        for stream, depth_topic in zip(self._streams.values(), config.depth_topics):
+            inbox = stream.depth
+            assert inbox is not None
+            for topic, msg_type, store in (
+                (depth_topic, Image, inbox.put_depth),
+                (camera_info_topic(depth_topic), CameraInfo, inbox.put_info),
+            ):
+                self._subs.append(
+                    self.create_subscription(msg_type, topic, store, qos, callback_group=self._input_group)
+                )
 
     def _subscribe_prompt_sources(self, config: NodeConfig) -> None:
         """Detections (vision_msgs) and rqt_image_view clicks, per stream, as the parameters ask."""
@@ -331,6 +357,17 @@ class Sam2RosNode(LifecycleNode):
             with self._cv:
                 self._cv.notify_all()
 
+    @staticmethod
+    def _depth_counts(stream: Stream) -> dict[str, int]:
+        """The depth counters of ``stream`` (none without depth_topics)."""
+        if stream.depth is None:
+            return {}
+        return {
+            "depth_received": stream.depth.received,
+            "frames_with_depth": stream.stats.frames_with_depth,
+            "frames_without_depth": stream.stats.frames_without_depth,
+        }
+
     def _publish_diagnostics(self) -> None:
         if self._diag_pub is None:
             return
@@ -348,6 +385,7 @@ class Sam2RosNode(LifecycleNode):
                     "detection_arrays": stream.stats.detection_arrays,
                     "objects_added_by_detections": stream.stats.detection_adds,
                     "objects_reseeded": stream.stats.detection_reseeds,
+                    **self._depth_counts(stream),
                     **stream.stats.summary(),
                     "backend": self._backend_desc,
                 }

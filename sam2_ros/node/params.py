@@ -152,6 +152,42 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         True,
     ),
     ParameterSpec(
+        "depth_topics",
+        [],
+        _STR_ARRAY,
+        "aligned depth image topics (16UC1 mm or 32FC1 m), one per image topic, each with a camera_info "
+        "next to it; empty = no 3D",
+        True,
+    ),
+    ParameterSpec("depth_reliability", "best_effort", _STR, "depth and camera_info subscription reliability", True),
+    ParameterSpec(
+        "depth_unit_scale",
+        0.0,
+        _DOUBLE,
+        "metres per depth unit; 0 = by encoding (16UC1: 0.001, 32FC1: 1)",
+        False,
+        (0.0, 100.0),
+    ),
+    ParameterSpec(
+        "depth_max_dt",
+        0.05,
+        _DOUBLE,
+        "largest stamp difference (s) of a colour frame and its depth",
+        False,
+        (0.0, 10.0),
+    ),
+    ParameterSpec(
+        "depth_erode_px", 3, _INT, "mask erosion (pixels) before reading depths, so edges do not count", False, (0, 50)
+    ),
+    ParameterSpec(
+        "max_cloud_points",
+        5000,
+        _INT,
+        "points in object_points (published only while subscribed)",
+        False,
+        (1, 10000000),
+    ),
+    ParameterSpec(
         "prompt_wait_s",
         0.5,
         _DOUBLE,
@@ -181,6 +217,10 @@ class RuntimeParams:
     prompt_wait_s: float
     max_image_pixels: int
     detection: DetectionRules = DetectionRules()
+    depth_unit_scale: float = 0.0
+    depth_max_dt: float = 0.05
+    depth_erode_px: int = 3
+    max_cloud_points: int = 5000
 
 
 def read_runtime(get: Callable[[str], Any]) -> RuntimeParams:
@@ -200,6 +240,10 @@ def read_runtime(get: Callable[[str], Any]) -> RuntimeParams:
             reseed_iou=float(get("detection_reseed_iou")),
             new_max_iou=float(get("detection_new_max_iou")),
         ),
+        depth_unit_scale=float(get("depth_unit_scale")),
+        depth_max_dt=float(get("depth_max_dt")),
+        depth_erode_px=int(get("depth_erode_px")),
+        max_cloud_points=int(get("max_cloud_points")),
     )
 
 
@@ -222,6 +266,8 @@ class NodeConfig:
     max_conditioning_frames: int | None = None  # None: the model's setting
     detection_prompts: bool = True
     click_prompts: bool = True
+    depth_topics: tuple[str, ...] = ()  # one per image topic, or none
+    depth_reliability: str = "best_effort"
 
 
 def read_config(get: Callable[[str], Any]) -> NodeConfig:
@@ -245,6 +291,14 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
     reliability = str(get("input_reliability"))
     if reliability not in ("best_effort", "reliable"):
         raise ValueError(f"input_reliability must be best_effort or reliable, got {reliability!r}")
+    depth_topics = tuple(str(t).strip() for t in get("depth_topics"))
+    if depth_topics and (len(depth_topics) != len(topics) or not all(depth_topics)):
+        raise ValueError(
+            f"depth_topics must name one depth topic per image topic ({len(topics)}), got {list(depth_topics)}"
+        )
+    depth_reliability = str(get("depth_reliability"))
+    if depth_reliability not in ("best_effort", "reliable"):
+        raise ValueError(f"depth_reliability must be best_effort or reliable, got {depth_reliability!r}")
     threads = int(get("backend_threads"))
     backend = str(get("backend"))
     options: dict[str, Any] = {}
@@ -271,6 +325,8 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
         ),
         detection_prompts=bool(get("detection_prompts")),
         click_prompts=bool(get("click_prompts")),
+        depth_topics=depth_topics,
+        depth_reliability=depth_reliability,
     )
 
 

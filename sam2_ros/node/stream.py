@@ -16,15 +16,19 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from std_msgs.msg import Header
 
 from sam2_ros.engine import FrameResult, InvalidInputError, Sam2Tracker
 from sam2_ros.engine.drawing import draw_overlay
 from sam2_ros.msg import Prompt
 from sam2_ros.node import conversions, vision
 from sam2_ros.node.conversions import NEW_OBJECT, NEWEST_FRAME, ConversionError, PromptRequest
+from sam2_ros.node.depth import MIN_DEPTH_PIXELS, DepthError, Object3D, locate
+from sam2_ros.node.depth_io import DepthInbox, frame_depth
 from sam2_ros.node.detections import Action, DetectionRequest, TrackedBox, associate, clip_box
 from sam2_ros.node.objects import Box, ObjectRegistry
 from sam2_ros.node.params import RuntimeParams
+from sam2_ros.node.scene import cloud_msg, markers_msg
 from sam2_ros.node.scheduler import Job, PendingFrame
 from sam2_ros.node.stamps import NS_PER_S
 
@@ -43,6 +47,8 @@ class StreamStats:
     detection_arrays: int = 0  # detection messages applied (empty ones included)
     detection_adds: int = 0  # objects added from detections
     detection_reseeds: int = 0  # lost objects re-seeded from detections
+    frames_with_depth: int = 0  # published frames that had a depth image to pair with
+    frames_without_depth: int = 0  # with depth on: published frames without a usable depth image
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     done_times: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
 
@@ -79,11 +85,13 @@ class Stream:
     publishers: dict[str, Any]
     warn: Callable[[str, str], None]
     vision: ModuleType | None = None
+    depth: DepthInbox | None = None  # with depth_topics: this stream's depth images and camera info
     objects: ObjectRegistry = field(default_factory=ObjectRegistry)
     stats: StreamStats = field(default_factory=StreamStats)
     # per cached frame (stamp): object id -> (visible, box), what detections are matched against
     frame_boxes: dict[Any, dict[int, tuple[bool, Box | None]]] = field(default_factory=dict)
     published_label_map: tuple[tuple[int, str], ...] | None = None  # the label_info last published
+    marker_ids: set[int] = field(default_factory=set)  # objects with markers shown in RViz
 
     def newest_stamp(self) -> int | None:
         """Stamp (ns) of the newest frame the tracker holds; None when it holds none."""
@@ -115,7 +123,7 @@ class Stream:
             result = self.apply(req, params, job.unseen_stamps) or result
         latency = time.monotonic() - start
         self.stats.frame_done(job.frame.arrived, time.monotonic())
-        self.publish(job.frame, rgb, result, latency, params.publish_overlay)
+        self.publish(job.frame, rgb, result, latency, params)
 
     def reset(self) -> None:
         """Forget every object and frame."""
@@ -279,18 +287,24 @@ class Stream:
         self.warn("click_outside", f"stream {self.name}: click {where}; dropped")
         return False
 
-    def publish(self, frame: PendingFrame, rgb: np.ndarray, result: FrameResult, latency: float, overlay: bool) -> None:
+    def publish(
+        self, frame: PendingFrame, rgb: np.ndarray, result: FrameResult, latency: float, params: RuntimeParams
+    ) -> None:
         """Publish the frame's mask, tracked objects, (``overlay``, when subscribed) overlay and, with
         vision_msgs, its tracked detections and (when the objects changed) the label map."""
         header = frame.message.header
         visible = {i: obj.visible for i, obj in result.objects.items()}
         boxes = {i: obj.bbox for i, obj in result.objects.items() if obj.visible}
         self.objects.record_frame(visible, frame.stamp_ns, boxes)
+        spatial = self.locate(frame, result, params) if self.depth is not None else None
+        located, position_frame = spatial if spatial is not None else ({}, "")
         pubs = self.publishers
         pubs["mask"].publish(conversions.mono8_msg(result.label_image(), header))
         pubs["tracked_objects"].publish(
-            conversions.tracked_objects_msg(result, header, self.name, self.objects, latency)
+            conversions.tracked_objects_msg(result, header, self.name, self.objects, latency, located, position_frame)
         )
+        if spatial is not None:
+            self.publish_3d(Header(stamp=header.stamp, frame_id=position_frame), result, located, params)
         if self.vision is not None:
             labels = self.objects.labels()
             pubs["tracked_detections"].publish(vision.tracked_detections_msg(self.vision, result, header, labels))
@@ -298,6 +312,55 @@ class Stream:
             if mapping != self.published_label_map:
                 pubs["label_info"].publish(vision.label_info_msg(self.vision, mapping, header))
                 self.published_label_map = mapping
-        if overlay and pubs["overlay"].get_subscription_count() > 0:
+        if params.publish_overlay and pubs["overlay"].get_subscription_count() > 0:
             drawn = draw_overlay(rgb, result, self.objects.labels())
             pubs["overlay"].publish(conversions.rgb8_msg(drawn, header))
+
+    def locate(
+        self, frame: PendingFrame, result: FrameResult, params: RuntimeParams
+    ) -> tuple[dict[int, Object3D], str] | None:
+        """The visible objects in 3D (depth.py) from the depth image paired with ``frame``, and the
+        depth's frame id; None when no depth image pairs with it or it cannot be used."""
+        assert self.depth is not None
+        pair = self.depth.pair(frame.stamp_ns, int(params.depth_max_dt * NS_PER_S))
+        if pair is None:
+            self.stats.frames_without_depth += 1
+            return None
+        try:
+            depth = frame_depth(pair[0], pair[1], params.depth_unit_scale)
+        except DepthError as exc:
+            self.stats.frames_without_depth += 1
+            self.warn(exc.kind, f"stream {self.name}: no 3D for this frame: {exc}")
+            return None
+        located = {}
+        for obj_id, obj in result.objects.items():
+            if not obj.visible:
+                continue
+            place = locate(obj.mask, depth.metres, depth.intrinsics, params.depth_erode_px)
+            if place is None:
+                self.warn(
+                    "depth_invalid",
+                    f"stream {self.name}: object {obj_id}: fewer than {MIN_DEPTH_PIXELS} valid depths (zeros, NaN) "
+                    "inside its mask: no 3D for it on this frame",
+                )
+                continue
+            located[obj_id] = place
+        self.stats.frames_with_depth += 1
+        return located, depth.frame_id
+
+    def publish_3d(
+        self, header: Header, result: FrameResult, located: dict[int, Object3D], params: RuntimeParams
+    ) -> None:
+        """Markers (deleting those of objects no longer located), 3D detections, and the point cloud
+        while subscribed; ``header``: the colour frame's stamp, the depth image's frame."""
+        pubs, labels = self.publishers, self.objects.labels()
+        names = {obj_id: labels.get(obj_id, "") for obj_id in located}
+        pubs["markers"].publish(markers_msg(header, located, names, gone=self.marker_ids - set(located)))
+        self.marker_ids = set(located)
+        if self.vision is not None:
+            presence = {obj_id: result.objects[obj_id].presence_probability for obj_id in located}
+            pubs["tracked_detections_3d"].publish(
+                vision.tracked_detections_3d_msg(self.vision, header, located, labels, presence)
+            )
+        if pubs["object_points"].get_subscription_count() > 0:
+            pubs["object_points"].publish(cloud_msg(header, located, params.max_cloud_points))

@@ -15,6 +15,7 @@ from typing import Any
 
 from sam2_ros.engine import FrameResult
 from sam2_ros.node.conversions import ConversionError
+from sam2_ros.node.depth import Object3D
 from sam2_ros.node.detections import Detection, DetectionRequest
 from sam2_ros.node.stamps import stamp_to_ns
 
@@ -92,4 +93,29 @@ def label_info_msg(vm: ModuleType, mapping: tuple[tuple[int, str], ...], header:
     """``LabelInfo``: ``class_map`` from `label_map` (the mask's background 0 is not in it)."""
     out = vm.LabelInfo(header=header, threshold=PRESENCE_THRESHOLD)
     out.class_map = [vm.VisionClass(class_id=obj_id, class_name=name) for obj_id, name in mapping]
+    return out
+
+
+def tracked_detections_3d_msg(
+    vm: ModuleType,
+    header: Any,
+    located: Mapping[int, Object3D],
+    labels: Mapping[int, str],
+    presence: Mapping[int, float],
+) -> Any:
+    """``Detection3DArray`` (``header``: the depth image's frame, the colour image's stamp): one
+    ``Detection3D`` per located object, box = its points' extent, id, class and presence as in 2D."""
+    out = vm.Detection3DArray(header=header)
+    for obj_id, obj in sorted(located.items()):
+        det = vm.Detection3D(header=header, id=str(obj_id))
+        det.bbox.center.position.x, det.bbox.center.position.y, det.bbox.center.position.z = obj.center
+        det.bbox.center.orientation.w = 1.0
+        det.bbox.size.x, det.bbox.size.y, det.bbox.size.z = obj.size
+        hypothesis = vm.ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = class_name(obj_id, labels.get(obj_id, ""))
+        hypothesis.hypothesis.score = float(presence.get(obj_id, 0.0))
+        hypothesis.pose.pose.position.x, hypothesis.pose.pose.position.y, hypothesis.pose.pose.position.z = obj.position
+        hypothesis.pose.pose.orientation.w = 1.0
+        det.results.append(hypothesis)
+        out.detections.append(det)
     return out

@@ -12,13 +12,19 @@ prompts::
       - {reset: true}                                                  # forget every object
 
 ``label`` (a name) and ``stream`` (the node's stream; empty = the only one) are optional.
+The same prompts can also be a list, each item saying when: ``frame: N`` (an image index) or, for a
+recording (the player's ``--bag``), ``time: SECONDS`` from the bag's first image::
+
+    - {time: 0.0, id: 1, points: [[x, y]], labels: [1], label: cup}
+    - {time: 2.5, id: 1, remove: true}
+    - {frame: 40, reset: true}
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -62,13 +68,32 @@ def load_video(path: Path, limit: int | None = None) -> np.ndarray:
     return np.stack(frames)
 
 
+class PromptScript(NamedTuple):
+    """Scripted prompts: per image index, and at times (seconds from the first image, file order)."""
+
+    frames: dict[int, list[dict[str, Any]]]
+    times: list[tuple[float, dict[str, Any]]]
+
+
 def load_prompts(path: Path | None) -> dict[int, list[dict[str, Any]]]:
     """Scripted prompts per frame index from a prompt YAML (see the module docstring); ``{}`` without one.
 
-    Raises ``SystemExit`` with the file, frame and item at fault when the YAML does not fit the schema.
+    Raises ``SystemExit`` with the file, frame and item at fault when the YAML does not fit the schema,
+    and for ``time:`` items (they need a recording: :func:`load_prompt_script`).
+    """
+    script = load_prompt_script(path)
+    if script.times:
+        raise SystemExit(f"{path}: prompts at a time: need a recording (the player's --bag); use frame: N")
+    return script.frames
+
+
+def load_prompt_script(path: Path | None) -> PromptScript:
+    """Scripted prompts by frame index and by time from a prompt YAML (mapping or list form; module docstring).
+
+    Raises ``SystemExit`` with the file, frame (or item) and item at fault when the YAML does not fit.
     """
     if path is None:
-        return {}
+        return PromptScript({}, [])
     path = Path(path)
     import yaml
 
@@ -77,9 +102,14 @@ def load_prompts(path: Path | None) -> dict[int, list[dict[str, Any]]]:
     except (OSError, yaml.YAMLError) as exc:
         raise SystemExit(f"{path}: cannot read prompts: {exc}") from exc
     if raw is None:
-        return {}
+        return PromptScript({}, [])
+    if isinstance(raw, list):
+        return _prompt_list(path, raw)
     if not isinstance(raw, dict):
-        raise SystemExit(f"{path}: expected a mapping of frame index to a list of prompts, got {type(raw).__name__}")
+        raise SystemExit(
+            f"{path}: expected a mapping of frame index to a list of prompts, or a list of prompts with "
+            f"frame: or time:, got {type(raw).__name__}"
+        )
     prompts: dict[int, list[dict[str, Any]]] = {}
     for key, items in raw.items():
         if isinstance(key, str) and key.isdigit():
@@ -95,7 +125,33 @@ def load_prompts(path: Path | None) -> dict[int, list[dict[str, Any]]]:
             if problem:
                 raise SystemExit(f"{path}: frame {key}: {problem}: {item!r}")
         prompts.setdefault(key, []).extend(dict(item) for item in items)
-    return prompts
+    return PromptScript(prompts, [])
+
+
+def _prompt_list(path: Path, raw: list[Any]) -> PromptScript:
+    """The list form: each item a prompt plus ``frame: N`` or ``time: SECONDS``."""
+    frames: dict[int, list[dict[str, Any]]] = {}
+    times: list[tuple[float, dict[str, Any]]] = []
+    for n, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise SystemExit(f"{path}: item {n}: a prompt must be a mapping: {entry!r}")
+        when = [key for key in ("frame", "time") if key in entry]
+        if len(when) != 1:
+            raise SystemExit(f"{path}: item {n}: give either frame: N or time: SECONDS: {entry!r}")
+        item = {k: v for k, v in entry.items() if k not in ("frame", "time")}
+        problem = _prompt_problem(item)
+        if problem:
+            raise SystemExit(f"{path}: item {n}: {problem}: {entry!r}")
+        value = entry[when[0]]
+        if when[0] == "frame":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SystemExit(f"{path}: item {n}: frame {value!r} is not an integer >= 0")
+            frames.setdefault(value, []).append(item)
+        else:
+            if not _is_number(value) or value < 0:
+                raise SystemExit(f"{path}: item {n}: time {value!r} is not a number of seconds >= 0")
+            times.append((float(value), item))
+    return PromptScript(frames, times)
 
 
 def _is_number(value: Any) -> bool:

@@ -3,9 +3,14 @@
 ``python -m sam2_ros.tools.node_demo`` starts ``sam2_ros_node`` (its own process, the launch file's
 parameters), starts the player (another process) publishing the clip at its frame rate with
 scripted prompts, records what the node publishes, and writes to ``--output``:
-``overlay.mp4``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
+``overlay.mp4``, ``contact_sheet.png``, ``tracked_objects.jsonl``, ``summary.json``
 (frames in and out, dropped, end-to-end latency p50/p95, output rate and, on the built-in
-clip, the quality of the published masks against the generator's ground truth).
+clip, the quality of the published masks against the generator's ground truth) and
+``demo.mcap``: the run as a rosbag2 recording in one MCAP file, its inputs (``image``, ``prompt``,
+``detections``) and every output topic of the node (``mask``, ``tracked_objects``, ``overlay``,
+``tracked_detections``, ``label_info``, ...) plus ``/diagnostics``, the CDR bytes as received at
+their receive times, with each topic's QoS and the message definitions embedded: Foxglove opens
+it, ``ros2 bag play output/demo/demo.mcap`` replays it (see :mod:`sam2_ros.tools.bag_writer`).
 
 Defaults: the built-in synthetic clip (moving, occluding shapes) with
 ``config/demo_prompts.yaml``, and the shipped model ``models/synthetic-128`` (a small SAM 2
@@ -34,9 +39,11 @@ import numpy as np
 
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.resources import demo_prompts
+from sam2_ros.tools.bag_writer import BagRecorder, BagWriter, output_selector
 from sam2_ros.tools.media import contact_sheet
 from sam2_ros.tools.node_process import start_node, stop_process
 from sam2_ros.tools.player import IMAGE_DEPTH
+from sam2_ros.tools.record import DIAGNOSTICS, OUTPUT_KINDS
 from sam2_ros.tools.shipped import find_model
 
 # the clip config/demo_prompts.yaml is written for (its motion depends on its length: shorter
@@ -44,6 +51,8 @@ from sam2_ros.tools.shipped import find_model
 DEMO_CLIP = {"seed": 11, "height": 480, "width": 640, "frames": 32}
 DETECTOR = "detector"  # the --prompts value that asks for the scripted detector
 COUNTS = ("frames_received", "frames_processed", "frames_dropped", "messages_rejected")  # node diagnostics
+BAG_NAME = "demo.mcap"
+BAG_INPUTS = ("image", "prompt", "detections")  # the player's topics, recorded with the node's outputs
 
 
 class Recorder:
@@ -136,6 +145,25 @@ def wait_for_last_outputs(recorder: Recorder, published: int, quiet_s: float = 1
     return False
 
 
+def wait_for_bag_topics(bag: BagRecorder, topics: list[str], node: subprocess.Popen, limit_s: float = 60.0) -> None:
+    """Wait until the bag records ``topics`` (the node's outputs, there once it is configured), so that it
+    misses none of their messages; gives up when the node exits or after ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while not bag.wait_for(topics, 0.25):
+        if node.poll() is not None or time.monotonic() > deadline:
+            print(f"[demo] WARNING: the bag did not see {', '.join(topics)} in time", file=sys.stderr)
+            return
+
+
+def close_bag(bag: BagRecorder, recorder: Recorder, topic: str, limit_s: float = 5.0) -> None:
+    """Close the bag once it holds every ``topic`` message the recorder received (same messages, its own
+    subscription: it may get the last one a moment later)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and bag.writer.counts.get(topic, 0) < len(recorder.objects):
+        time.sleep(0.05)
+    bag.close()
+
+
 def match_to_ground_truth(frames: list[tuple[int, np.ndarray, Any]], clip: Any) -> dict[int, int]:
     """Node object id -> ground-truth id, for objects whose ids the node chose (detector prompts).
 
@@ -214,10 +242,12 @@ def write_outputs(
     random: bool,
     clip: Any = None,
     prompt_source: str | None = None,
+    bag: BagWriter | None = None,
 ) -> dict:
     """overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json.
 
-    ``prompt_source``: the prompt file, :data:`DETECTOR` or None (no prompts), as summary.json reports it.
+    ``prompt_source``: the prompt file, :data:`DETECTOR` or None (no prompts), as summary.json reports it;
+    ``bag``: the recording of the run (its file and message counts per topic go into summary.json).
     """
     import cv2
 
@@ -268,6 +298,7 @@ def write_outputs(
         "quality_vs_ground_truth": quality_vs_ground_truth(recorder, clip, prompt_source == DETECTOR)
         if clip is not None
         else None,
+        "bag": {"file": bag.path.name, "messages": dict(sorted(bag.counts.items()))} if bag is not None else None,
         "node_diagnostics": diagnostics,
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -316,11 +347,14 @@ def main(argv: list[str] | None = None) -> int:
 
     rclpy.init()
     recorder = Recorder(namespace)
+    (args.output / BAG_NAME).unlink(missing_ok=True)
+    select = output_selector(namespace, OUTPUT_KINDS + BAG_INPUTS, [DIAGNOSTICS])
+    bag = BagRecorder(BagWriter(args.output / BAG_NAME), select, node_name="sam2_ros_demo_bag")
     player_cmd = [
         *(sys.executable, "-m", "sam2_ros.tools.player"),
         *("--rate", str(args.rate), "--max-frames", str(args.max_frames)),
         *("--topic", f"{namespace}/image", "--prompt-topic", f"{namespace}/prompt", "--wait-subscribers", "60"),
-        *("--min-subscribers", "2"),  # the node and this recorder: the recorder must see frame 0
+        *("--min-subscribers", "3"),  # the node, this recorder and the bag: both must see frame 0
     ]
     if args.video:
         player_cmd += ["--video", str(args.video)]
@@ -335,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         player_cmd += ["--detections-topic", f"{namespace}/detections"]
     published = 0
     try:
+        # the node's publishers exist once it is configured: the bag subscribes before the first frame
+        wait_for_bag_topics(bag, [f"{namespace}/{kind}" for kind in ("mask", "tracked_objects")], node)
         player = subprocess.Popen(player_cmd, env=env, stderr=subprocess.PIPE, text=True)
         while player.poll() is None:
             with recorder.lock:
@@ -352,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[demo] WARNING: the node's diagnostics do not account for every published frame", file=sys.stderr)
     finally:
         stop_process(node)
+        close_bag(bag, recorder, f"{namespace}/tracked_objects")
     clip = None
     if not (args.video or args.frames):
         from sam2_ros.evaluation.synthetic import generate_clip
@@ -359,11 +396,12 @@ def main(argv: list[str] | None = None) -> int:
         length = max(DEMO_CLIP["frames"], args.max_frames)
         clip = generate_clip(DEMO_CLIP["seed"], length, DEMO_CLIP["height"], DEMO_CLIP["width"])
     source = DETECTOR if detector else (str(prompts) if prompts else None)
-    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip, source)
+    summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip, source, bag.writer)
     recorder.close()
     rclpy.try_shutdown()
     print(json.dumps({k: v for k, v in summary.items() if k != "node_diagnostics"}, indent=2))
-    print(f"[demo] wrote {args.output}/: overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json")
+    names = f"overlay.mp4, contact_sheet.png, tracked_objects.jsonl, summary.json, {BAG_NAME}"
+    print(f"[demo] wrote {args.output}/: {names}")
     return 0 if summary["frames_out"] > 0 else 1
 
 

@@ -1,23 +1,37 @@
-"""Publish a clip as a camera topic, at its frame rate, with optional scripted prompts.
+"""Publish a clip or a recording as camera topics, at its frame rate, with optional scripted prompts.
 
-    python -m sam2_ros.tools.player --frames-dir DIR | --video FILE | --synthetic SEED  [--rate 10] [--topic image]
-                              [--prompts prompts.yaml] [--detections-topic detections] [--loop]
+    python -m sam2_ros.tools.player --frames-dir DIR | --video FILE | --synthetic SEED | --bag BAG
+                              [--rate 10] [--topic image] [--prompts prompts.yaml]
+                              [--detections-topic detections] [--loop]
+    python -m sam2_ros.tools.player --bag BAG --list-topics
 
 Each image is stamped with the time it is published; a prompt scripted for frame N is
 published right after frame N, stamped like it (so the node applies it to that image).
 Prompt YAML: ``{N: [{id: 1, points: [[x, y]], labels: [1], label: cup}, {id: 2, box: [x0, y0, x1, y1]},
-{id: 1, remove: true}, {reset: true}]}`` (checked by :func:`sam2_ros.tools.media.load_prompts`).
+{id: 1, remove: true}, {reset: true}]}``, or a list of such items each with ``frame: N`` or (a bag)
+``time: SECONDS`` (checked by :func:`sam2_ros.tools.media.load_prompt_script`).
 With ``--detections-topic`` (synthetic clip only) each image (every ``--detector-every``-th) is
 followed by a scripted detector's ``vision_msgs/Detection2DArray`` for it, stamped like it
 (:mod:`sam2_ros.tools.scripted_detector`: the clip's ground-truth boxes plus noise).
 Images, prompts and detections are published reliably; before it exits the player waits
 (``--ack-timeout``) until every reliable subscriber has acknowledged them, so the last frames
 and prompts are not lost with the process.
+
+A rosbag2 recording (``--bag``: a bag folder, with or without metadata.yaml, or one ``.mcap`` /
+``.db3`` file; read with ``rosbags``, :mod:`sam2_ros.tools.bag_source`) plays its image topic
+(``--bag-image``; default: its only Image or CompressedImage topic) on ``--topic``, and optionally
+a depth Image (``--bag-depth`` -> ``--depth-topic``) and CameraInfo (``--bag-camera-info`` ->
+``--camera-info-topic``), each message as recorded, header stamps included. A CompressedImage is
+decoded and published as a raw Image (``--keep-compressed``: as is, on ``<topic>/compressed``).
+It plays at the recorded rate (bag-time differences), or with ``--rate`` images at that rate, the
+other topics right after the image before them. Prompt times count from the bag's first image; a
+prompt goes with the image at or just before its time.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import sys
 import time
 from pathlib import Path
@@ -25,10 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.tools.media import load_image_folder, load_prompts, load_video
+from sam2_ros.tools.media import load_image_folder, load_prompt_script, load_prompts, load_video
 from sam2_ros.tools.scripted_detector import detect, detection_array
 
 IMAGE_DEPTH = 10  # reliable readers get every frame unless they fall this many frames behind
+DEFAULT_FRAMES = 48  # --max-frames of a clip (a bag plays whole)
+DEFAULT_RATE = 10.0  # --rate of a clip (a bag plays at its recorded rate)
 
 
 def synthetic_clip(args: argparse.Namespace) -> Any:
@@ -76,14 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--frames-dir", type=Path, help="folder of images, played in name order")
     source.add_argument("--video", type=Path, help="video file (read with OpenCV)")
     source.add_argument("--synthetic", type=int, default=11, help="seed of the built-in synthetic clip (default)")
-    parser.add_argument("--max-frames", type=int, default=48)
+    source.add_argument("--bag", type=Path, help="rosbag2 recording: a bag folder or one .mcap / .db3 file")
+    parser.add_argument("--max-frames", type=int, help=f"images to play (default {DEFAULT_FRAMES:d}; a bag: all)")
     parser.add_argument("--clip-frames", type=int, help="length of the synthetic clip (default --max-frames)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--rate", type=float, default=10.0, help="frames per second")
-    parser.add_argument("--topic", default="image")
+    parser.add_argument("--rate", type=float, help=f"frames per second (default {DEFAULT_RATE:g}; a bag: as recorded)")
+    parser.add_argument("--topic", default="image", help="image topic (default image)")
     parser.add_argument("--prompt-topic", default="prompt")
-    parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame index")
+    parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame index (or, a bag, per time)")
     parser.add_argument("--detections-topic", help="also publish a scripted detector's Detection2DArray for each "
                         "frame here (synthetic clip only)")  # fmt: skip
     parser.add_argument("--detector-noise", type=float, default=2.0, help="detector box noise, pixels (std)")
@@ -95,17 +112,247 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wait-subscribers", type=float, default=10.0, help="seconds to wait for subscribers")
     parser.add_argument("--min-subscribers", type=int, default=1, help="image subscribers to wait for")
     parser.add_argument("--ack-timeout", type=float, default=10.0, help="seconds to wait for delivery at the end")
+    bag = parser.add_argument_group("recordings (--bag)")
+    bag.add_argument("--list-topics", action="store_true", help="print the bag's topics (type, count, duration)")
+    bag.add_argument("--bag-image", metavar="TOPIC", help="image topic to play (default: the only Image or "
+                     "CompressedImage topic)")  # fmt: skip
+    bag.add_argument("--bag-depth", metavar="TOPIC", help="depth Image topic to play on --depth-topic")
+    bag.add_argument("--bag-camera-info", metavar="TOPIC", help="CameraInfo topic to play on --camera-info-topic")
+    bag.add_argument("--depth-topic", default="depth", help="where the depth images go (default depth)")
+    bag.add_argument("--camera-info-topic", default="camera_info", help="where CameraInfo goes (default camera_info)")
+    bag.add_argument("--keep-compressed", action="store_true", help="publish a CompressedImage as is, on "
+                     "<topic>/compressed (default: decoded, as a raw Image on --topic)")  # fmt: skip
     return parser
 
 
+def reliable(depth: int) -> Any:
+    """A reliable QoS profile of ``depth``."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def wait_for_subscribers(args: argparse.Namespace, image_pub: Any, others: list[tuple[Any, str, bool]]) -> None:
+    """Wait (``--wait-subscribers``) for the image readers and one reader of each of ``others``
+    ((publisher, topic, warn when none)), then a little more for discovery to settle."""
+    deadline = time.monotonic() + args.wait_subscribers
+    while time.monotonic() < deadline and (
+        image_pub.get_subscription_count() < args.min_subscribers
+        or any(pub.get_subscription_count() == 0 for pub, _, _ in others)
+    ):
+        time.sleep(0.05)
+    for pub, topic, warn in others:
+        if warn and pub.get_subscription_count() == 0:
+            print(f"[player] WARNING: nobody subscribes to {topic}", file=sys.stderr)
+    time.sleep(0.5)  # let the matched readers finish discovery too
+
+
+def print_topics(path: Path) -> int:
+    """``--list-topics``: the bag's topics with type, message count, first message and duration."""
+    from sam2_ros.tools.bag_source import Bag, BagError
+
+    try:
+        with Bag(path) as bag:
+            rows, start, end = bag.list_topics(), bag.start_ns, bag.end_ns
+    except BagError as exc:
+        raise SystemExit(f"[player] {exc}") from None
+    total = sum(row.count for row in rows)
+    span = (end - start) / 1e9 if start is not None and end is not None else 0.0
+    print(f"{path}: {len(rows)} topics, {total} messages, {span:.3f} s")
+    table = [("topic", "type", "messages", "from (s)", "duration (s)", "rate (Hz)")]
+    for row in rows:
+        first = (row.first_ns - start) / 1e9 if row.first_ns is not None and start is not None else 0.0
+        duration = (row.last_ns - row.first_ns) / 1e9 if row.first_ns is not None and row.last_ns is not None else 0
+        rate = f"{(row.count - 1) / duration:.2f}" if row.count > 1 and duration > 0 else "-"
+        table.append((row.topic, row.msgtype, str(row.count), f"{first:.3f}", f"{duration:.3f}", rate))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def decode_compressed(msg: Any) -> Any:
+    """A sensor_msgs/CompressedImage as a raw Image with its header (bgr8, or rgb8 when its format says
+    rgb8; mono/alpha/16-bit as decoded), or None when OpenCV cannot decode it."""
+    import cv2
+    from sensor_msgs.msg import Image
+
+    array = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        return None
+    bits = 16 if array.dtype == np.uint16 else 8
+    original = msg.format.split(";")[0].strip().lower()  # e.g. "rgb8; jpeg compressed bgr8"
+    if array.ndim == 2:
+        encoding = f"mono{bits}"
+    elif original.startswith("rgb"):
+        array = array[..., [2, 1, 0, 3][: array.shape[2]]]
+        encoding = f"{'rgba' if array.shape[2] == 4 else 'rgb'}{bits}"
+    else:
+        encoding = f"{'bgra' if array.shape[2] == 4 else 'bgr'}{bits}"
+    array = np.ascontiguousarray(array)
+    out = Image(header=msg.header, height=array.shape[0], width=array.shape[1], encoding=encoding)
+    out.step = array.shape[1] * array.itemsize * (1 if array.ndim == 2 else array.shape[2])
+    out.is_bigendian = int(bits == 16 and sys.byteorder == "big")  # OpenCV decodes to native order
+    out.data = array.tobytes()
+    return out
+
+
+def timed_prompts(bag: Any, image_topic: str, times: list[tuple[float, dict[str, Any]]],
+                  max_frames: int | None) -> dict[int, list[dict[str, Any]]]:  # fmt: skip
+    """Prompts scripted at times (seconds from the bag's first image) -> per image index: the image at or
+    just before each time. Prompts after the recording or after the last image played are left out (warned)."""
+    stamps = [m.time_ns for m in bag.messages([image_topic])]
+    if not stamps:
+        return {}
+    offsets = [t - stamps[0] for t in stamps]
+    end = (bag.end_ns or stamps[-1]) - stamps[0]
+    played = len(offsets) if max_frames is None else min(max_frames, len(offsets))
+    prompts: dict[int, list[dict[str, Any]]] = {}
+    for seconds, item in times:
+        ns = round(seconds * 1e9)
+        index = bisect.bisect_right(offsets, ns) - 1
+        if ns > end or index >= played:
+            where = "the recording's end" if ns > end else f"the last image played ({offsets[played - 1] / 1e9:g} s)"
+            print(f"[player] WARNING: prompt at {seconds:g} s is after {where}; not sent: {item}", file=sys.stderr)
+            continue
+        prompts.setdefault(index, []).append(item)
+    return prompts
+
+
+def play_bag(args: argparse.Namespace) -> int:
+    """Play a recording (``--bag``); 0 when everything was delivered, 1 when some was not acknowledged."""
+    from sam2_ros.tools import bag_source as bags
+
+    script = load_prompt_script(args.prompts)
+    try:
+        with bags.Bag(args.bag) as bag:
+            image_topic = args.bag_image or bags.default_image_topic(bag, exclude=[args.bag_depth or ""])
+            compressed = bag.check_topic(image_topic, bags.IMAGE_TYPES) == bags.COMPRESSED_IMAGE
+            if args.keep_compressed and not compressed:
+                raise bags.BagError(f"--keep-compressed: {image_topic} is not a CompressedImage topic")
+            if args.bag_depth:
+                bag.check_topic(args.bag_depth, [bags.IMAGE])
+            if args.bag_camera_info:
+                bag.check_topic(args.bag_camera_info, [bags.CAMERA_INFO])
+            prompts = {index: list(items) for index, items in script.frames.items()}
+            for index, items in timed_prompts(bag, image_topic, script.times, args.max_frames).items():
+                prompts.setdefault(index, []).extend(items)
+            topics = [t for t in (image_topic, args.bag_depth, args.bag_camera_info) if t]
+            if len(set(topics)) < len(topics):
+                raise bags.BagError(f"one topic in two roles (image, depth, camera info): {topics}")
+            return _play(args, bag.messages(topics), image_topic, compressed, prompts)
+    except bags.BagError as exc:
+        raise SystemExit(f"[player] {exc}") from None
+
+
+def _play(args: argparse.Namespace, messages: Any, image_topic: str, compressed: bool,
+          prompts: dict[int, list[dict[str, Any]]]) -> int:  # fmt: skip
+    """Publish a bag's messages (:class:`sam2_ros.tools.bag_source.BagMessage`, time order) in time."""
+    import rclpy
+    from rclpy.duration import Duration
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+    from sam2_ros.msg import Prompt
+    from sam2_ros.tools.bag_source import deserialize
+
+    rclpy.init()
+    node = rclpy.create_node("sam2_ros_player")
+    keep = args.keep_compressed
+    image_out = f"{args.topic}/compressed" if keep else args.topic
+    image_pub = node.create_publisher(CompressedImage if keep else Image, image_out, reliable(IMAGE_DEPTH))
+    prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
+    pubs = {image_topic: image_pub}
+    others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
+    if args.bag_depth:
+        pubs[args.bag_depth] = node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH))
+        others.append((pubs[args.bag_depth], args.depth_topic, True))
+    if args.bag_camera_info:
+        pubs[args.bag_camera_info] = node.create_publisher(CameraInfo, args.camera_info_topic, reliable(10))
+        others.append((pubs[args.bag_camera_info], args.camera_info_topic, True))
+    wait_for_subscribers(args, image_pub, others)
+    n = skipped = 0
+    counts = dict.fromkeys(pubs, 0)
+    start = first_ns = None
+    delivered = None
+    try:
+        for recorded in messages:
+            is_image = recorded.topic == image_topic
+            if is_image and args.max_frames is not None and n >= args.max_frames:
+                break
+            if start is None:
+                start, first_ns = time.monotonic(), recorded.time_ns
+            if args.rate is None:  # as recorded
+                time.sleep(max(0.0, start + (recorded.time_ns - first_ns) / 1e9 - time.monotonic()))
+            elif is_image:  # images at --rate, the other topics right after the image before them
+                time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
+            msg = deserialize(recorded)
+            if is_image:
+                out = decode_compressed(msg) if compressed and not keep else msg
+                if out is None:
+                    skipped += 1
+                    print(f"[player] WARNING: cannot decode image {n} ({msg.format!r}); skipped", file=sys.stderr)
+                else:
+                    image_pub.publish(out)
+                    counts[image_topic] += 1
+                    for item in prompts.get(n, []):
+                        prompt_pub.publish(prompt_message(item, msg.header))
+                n += 1
+            else:
+                pubs[recorded.topic].publish(msg)
+                counts[recorded.topic] += 1
+        timeout = Duration(seconds=args.ack_timeout)
+        delivered = all([pub.wait_for_all_acked(timeout) for pub in [*pubs.values(), prompt_pub]])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        status = {True: "; all delivered", False: f"; NOT all acknowledged within {args.ack_timeout:g} s", None: ""}
+        timing = "as recorded" if args.rate is None else f"at {args.rate:g} Hz"
+        extra = "".join(
+            f", {counts[topic]} on {out}"
+            for topic, out in ((args.bag_depth, args.depth_topic), (args.bag_camera_info, args.camera_info_topic))
+            if topic
+        )
+        extra += f", {skipped} undecodable skipped" if skipped else ""
+        print(f"[player] published {counts[image_topic]} frames {timing} on {image_out} from {args.bag}"
+              f"{extra}{status[delivered]}", file=sys.stderr)  # fmt: skip
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 1 if delivered is False else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Play the clip; 0 when every frame and prompt was delivered, 1 when some were not acknowledged."""
+    """Play the clip or the bag; 0 when every frame and prompt was delivered, 1 when some were not acknowledged."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.detections_topic and (args.frames_dir or args.video):
-        parser.error("--detections-topic needs the synthetic clip (its ground truth), not --frames-dir or --video")
+    if args.detections_topic and (args.frames_dir or args.video or args.bag):
+        parser.error("--detections-topic needs the synthetic clip (its ground truth), not --frames-dir, --video "
+                     "or --bag")  # fmt: skip
     if args.detector_every < 1:
         parser.error("--detector-every must be >= 1")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be > 0")
+    if args.max_frames is not None and args.max_frames < 1:
+        parser.error("--max-frames must be >= 1")
+    if args.bag is None:
+        options = (
+            ("--list-topics", args.list_topics),
+            ("--bag-image", args.bag_image),
+            ("--bag-depth", args.bag_depth),
+            ("--bag-camera-info", args.bag_camera_info),
+            ("--keep-compressed", args.keep_compressed),
+        )
+        given = [name for name, value in options if value]
+        if given:
+            parser.error(f"{', '.join(given)}: only with --bag")
+    elif args.loop:
+        parser.error("--loop does not apply to --bag (the recorded stamps would repeat)")
+    elif args.list_topics:
+        return print_topics(args.bag)
+    else:
+        return play_bag(args)
+    args.max_frames = args.max_frames or DEFAULT_FRAMES
+    args.rate = args.rate or DEFAULT_RATE
     if args.detections_topic:
         try:
             from vision_msgs.msg import Detection2DArray
@@ -113,7 +360,6 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--detections-topic needs vision_msgs (ros-<distro>-vision-msgs): {exc}") from exc
     import rclpy
     from rclpy.duration import Duration
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from sam2_ros.msg import Prompt
@@ -123,27 +369,15 @@ def main(argv: list[str] | None = None) -> int:
     prompts = load_prompts(args.prompts)
     rclpy.init()
     node = rclpy.create_node("sam2_ros_player")
-    image_pub = node.create_publisher(
-        Image, args.topic, QoSProfile(depth=IMAGE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-    )
-    prompt_pub = node.create_publisher(
-        Prompt, args.prompt_topic, QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    )
+    image_pub = node.create_publisher(Image, args.topic, reliable(IMAGE_DEPTH))
+    prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
     detection_pub = None
     if args.detections_topic:
-        detection_pub = node.create_publisher(
-            Detection2DArray, args.detections_topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        )
-    deadline = time.monotonic() + args.wait_subscribers
-    while time.monotonic() < deadline and (
-        image_pub.get_subscription_count() < args.min_subscribers
-        or (prompts and prompt_pub.get_subscription_count() == 0)
-        or (detection_pub is not None and detection_pub.get_subscription_count() == 0)
-    ):
-        time.sleep(0.05)
-    if detection_pub is not None and detection_pub.get_subscription_count() == 0:
-        print(f"[player] WARNING: nobody subscribes to {args.detections_topic}", file=sys.stderr)
-    time.sleep(0.5)  # let the matched readers finish discovery too
+        detection_pub = node.create_publisher(Detection2DArray, args.detections_topic, reliable(10))
+    others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
+    if detection_pub is not None:
+        others.append((detection_pub, args.detections_topic, True))
+    wait_for_subscribers(args, image_pub, others)
     period = 1.0 / args.rate
     start = time.monotonic()
     n = 0
