@@ -147,13 +147,18 @@ def _displays(config: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_template_holds_one_display_set_on_relative_topics():
     displays = _displays(yaml.safe_load(RVIZ_TEMPLATE.read_text()))
     topics = {d["Topic"]["Value"]: d["Topic"]["Reliability Policy"] for d in displays}
-    assert topics == {"image": "Best Effort", "overlay": "Reliable", "mask": "Reliable"}
+    assert topics == {"image": "Best Effort", "overlay": "Reliable", "mask": "Reliable", "markers": "Reliable"}
 
 
 def test_one_stream_in_a_namespace_shows_the_node_topics(tmp_path):
     path = rviz_config.write_config(RVIZ_TEMPLATE, ["/camera/image_raw"], "/robot1", tmp_path)
     displays = _displays(yaml.safe_load(path.read_text()))
-    assert [d["Topic"]["Value"] for d in displays] == ["/camera/image_raw", "/robot1/overlay", "/robot1/mask"]
+    assert [d["Topic"]["Value"] for d in displays] == [
+        "/camera/image_raw",
+        "/robot1/overlay",
+        "/robot1/mask",
+        "/robot1/markers",
+    ]
     template = _displays(yaml.safe_load(RVIZ_TEMPLATE.read_text()))
     assert [d["Name"] for d in displays] == [d["Name"] for d in template]
 
@@ -167,11 +172,13 @@ def test_two_streams_get_two_display_sets_on_the_resolved_topics(tmp_path):
         ("/cam_left/image_raw", "Best Effort"),
         ("/robot1/cam_left/overlay", "Reliable"),
         ("/robot1/cam_left/mask", "Reliable"),
+        ("/robot1/cam_left/markers", "Reliable"),
         ("/robot1/front/image", "Best Effort"),
         ("/robot1/front/overlay", "Reliable"),
         ("/robot1/front/mask", "Reliable"),
+        ("/robot1/front/markers", "Reliable"),
     ]
-    assert len({d["Name"] for d in displays}) == 6 and displays[3]["Name"].endswith("[front]")
+    assert len({d["Name"] for d in displays}) == 8 and displays[4]["Name"].endswith("[front]")
     # the template's structure: the same keys everywhere, each display shaped as its template display
     template = yaml.safe_load(RVIZ_TEMPLATE.read_text())
     assert config.keys() == template.keys()
@@ -188,8 +195,8 @@ def test_displays_not_in_the_template_set_are_kept(tmp_path):
     grid = {"Class": "rviz_default_plugins/Grid", "Enabled": True, "Name": "Grid"}
     _displays(template).insert(0, grid)
     config = rviz_config.build_config(template, rviz_config.stream_topics(["a/image", "b/image"], "/"))
-    assert _displays(config)[0] == grid and len(_displays(config)) == 7
-    assert [d["Topic"]["Value"] for d in _displays(config)[1:4]] == ["/a/image", "/a/overlay", "/a/mask"]
+    assert _displays(config)[0] == grid and len(_displays(config)) == 9
+    assert [d["Topic"]["Value"] for d in _displays(config)[1:5]] == ["/a/image", "/a/overlay", "/a/mask", "/a/markers"]
 
 
 # ---------------------------------------------------------------- the launch file, statically

@@ -15,8 +15,10 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_srvs.srv import Trigger
@@ -26,7 +28,7 @@ from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node import conversions, vision
 from sam2_ros.node.conversions import ConversionError, quoted
 from sam2_ros.node.depth_io import DepthInbox, camera_info_topic
-from sam2_ros.node.params import PARAMETERS, NodeConfig, output_topic, read_config, read_runtime
+from sam2_ros.node.params import PARAMETERS, SPECS, NodeConfig, output_topic, read_config, read_runtime
 from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.node.stream import Stream
@@ -39,7 +41,11 @@ class Sam2RosNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sam2_ros", **kwargs)
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+            # an empty list has no type of its own (rclpy would take it for a byte array and refuse a
+            # string-array override): such parameters are declared by type, unset until given
+            empty_list = isinstance(spec.default, list) and not spec.default
+            value = Parameter.Type(spec.type) if empty_list else spec.default
+            self.declare_parameter(spec.name, value, spec.descriptor())
         self._config: NodeConfig | None = None
         self._streams: dict[str, Stream] = {}
         self._scheduler = Scheduler(())
@@ -58,8 +64,11 @@ class Sam2RosNode(LifecycleNode):
         self._vision: Any = None  # vision_msgs.msg while its features are on
 
     def param(self, name: str) -> Any:
-        """The current value of parameter ``name``."""
-        return self.get_parameter(name).value
+        """The current value of parameter ``name`` (its default while it is unset)."""
+        try:
+            return self.get_parameter(name).value
+        except ParameterUninitializedException:
+            return SPECS[name].default
 
     def _warn(self, kind: str, text: str) -> None:
         """A warning, throttled per ``kind`` (a fixed word naming the problem)."""

@@ -1,7 +1,7 @@
 """The RViz config the launch file starts RViz with, generated from ``rviz/sam2_ros.rviz``.
 
-The template holds one display set (camera image, overlay, mask) on the relative topics
-``image``, ``overlay`` and ``mask``; the generated config holds one set per image stream, on the
+The template holds one display set (camera image, overlay, mask, 3D markers) on the relative
+topics ``image``, ``overlay``, ``mask`` and ``markers``; the generated config holds one set per image stream, on the
 absolute topics the node really uses in its namespace (sam2_ros/tools/launch_support.py).
 """
 
@@ -20,7 +20,7 @@ from sam2_ros.node.params import stream_name
 from sam2_ros.tools.launch_support import output_topic, resolve_topic
 
 # the template's display of each kind, found by its topic
-TEMPLATE_TOPICS: dict[str, str] = {"camera": "image", "overlay": "overlay", "mask": "mask"}
+TEMPLATE_TOPICS: dict[str, str] = {"camera": "image", "overlay": "overlay", "mask": "mask", "markers": "markers"}
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,18 @@ class StreamTopics:
     camera: str
     overlay: str
     mask: str
+    markers: str
 
 
 def stream_topics(image_topics: Sequence[str], namespace: str) -> list[StreamTopics]:
-    """The camera, overlay and mask topic of each stream of a node with these image topics in ``namespace``."""
+    """The camera, overlay, mask and markers topic of each stream of a node with these image topics in ``namespace``."""
     return [
         StreamTopics(
             name=stream_name(topic),
             camera=resolve_topic(topic, namespace),
             overlay=output_topic(namespace, image_topics, topic, "overlay"),
             mask=output_topic(namespace, image_topics, topic, "mask"),
+            markers=output_topic(namespace, image_topics, topic, "markers"),
         )
         for topic in image_topics
     ]
@@ -57,7 +59,7 @@ def _template_displays(config: dict[str, Any]) -> tuple[list[dict[str, Any]], di
 
 
 def build_config(template: dict[str, Any], streams: Sequence[StreamTopics]) -> dict[str, Any]:
-    """``template`` with its camera/overlay/mask displays repeated per stream, on that stream's topics.
+    """``template`` with its camera/overlay/mask/markers displays repeated per stream, on that stream's topics.
 
     The template's other displays stay as they are; with several streams each display's name
     ends in ``[<stream name>]``. Each display keeps the template's QoS settings.

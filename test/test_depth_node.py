@@ -1,0 +1,197 @@
+"""Objects in 3D through the node over DDS: a camera process's colour, aligned depth (16UC1, mm)
+and CameraInfo in; positions in tracked_objects, tracked_detections_3d, markers and the point
+cloud out; bad depth input warned about while the colour path goes on.
+
+The clip is the synthetic generator's with depth (shapes flat at 1-3 m before a wall at ~3.5 m),
+at 640x480, tracked by the shipped model from box prompts. Its ground truth in 3D is each
+object's visible-mask centroid back-projected at its depth (SyntheticClip.position).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from ros_harness import NodeProcess, image_msg, mask_array, prompt_msg, publish_until, wait_until
+
+from sam2_ros.evaluation.synthetic import generate_clip
+
+TIMEOUT = 60.0
+POSITION_TOL_M = 0.02
+# The 3D error is the mask's error: the test first checks the published masks match the ground
+# truth this well (the shipped 128 px model on this clip; on clips it tracks worse, 3D is off
+# by as much as its masks are).
+MIN_MASK_IOU = 0.7
+DEPTH_FRAME = "camera_depth_optical_frame"
+
+
+def depth_msg(metres: np.ndarray, stamp_sec: int, encoding: str = "16UC1"):
+    from sensor_msgs.msg import Image
+
+    values = np.round(metres * 1000).astype("<u2") if encoding in ("16UC1", "8UC1") else metres.astype("<f4")
+    if encoding == "8UC1":
+        values = values.astype(np.uint8)
+    msg = Image(height=metres.shape[0], width=metres.shape[1], encoding=encoding)
+    msg.step = int(values.shape[1] * values.dtype.itemsize)
+    msg.data = values.tobytes()
+    msg.header.stamp.sec, msg.header.frame_id = stamp_sec, DEPTH_FRAME
+    return msg
+
+
+def info_msg(intrinsics, width: int, height: int, stamp_sec: int = 0):
+    from sensor_msgs.msg import CameraInfo
+
+    fx, fy, cx, cy = intrinsics
+    msg = CameraInfo(width=width, height=height, k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0])
+    msg.header.stamp.sec, msg.header.frame_id = stamp_sec, DEPTH_FRAME
+    return msg
+
+
+class Camera:
+    """The node and a depth camera around it: colour, depth and camera info per frame."""
+
+    def __init__(self, client, node: NodeProcess, clip):
+        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from vision_msgs.msg import Detection3DArray
+        from visualization_msgs.msg import MarkerArray
+
+        self.client, self.node, self.clip, self.stamp = client, node, clip, 100
+        self.types = {"image": Image, "depth": Image, "camera_info": CameraInfo, "prompt": client.types["prompt"]}
+        for name, msg_type in self.types.items():
+            client.publisher(node.topic(name), msg_type)
+        for name, msg_type in (("tracked_objects", client.types["objects"]), ("mask", Image),
+                               ("markers", MarkerArray), ("tracked_detections_3d", Detection3DArray),
+                               ("object_points", PointCloud2)):  # fmt: skip
+            client.subscribe(node.topic(name), msg_type)
+        client.subscribe("/diagnostics", client.types["diag"])
+        for name in self.types:
+            client.wait_for_subscribers(node.topic(name), TIMEOUT)
+        height, width = clip.frames.shape[1:3]
+        self.info = info_msg(clip.intrinsics, width, height)
+        publish_until(lambda: self.send(0), lambda: self.outputs(self.stamp), TIMEOUT, "the node's first output")
+
+    def publish(self, name: str, msg: Any) -> None:
+        self.client.publisher(self.node.topic(name), self.types[name]).publish(msg)
+
+    def send(self, t: int, depth: Any = "clip", info: Any = None, prompts=()) -> int:
+        """Camera info, depth (default: the clip's), then the colour frame ``t`` and its prompts."""
+        self.stamp += 1
+        self.publish("camera_info", info or self.info)
+        if isinstance(depth, str):
+            depth = depth_msg(self.clip.depth[t], self.stamp)
+        if depth is not None:
+            depth.header.stamp.sec = self.stamp
+            self.publish("depth", depth)
+        self.publish("image", image_msg(self.clip.frames[t], self.stamp))
+        for prompt in prompts:
+            self.publish("prompt", prompt_msg(stamp_sec=self.stamp, **prompt))
+        return self.stamp
+
+    def outputs(self, stamp: int, name: str = "tracked_objects") -> Any:
+        def stamp_of(msg: Any) -> int | None:  # a MarkerArray has no header of its own: its markers do
+            header = msg.markers[0].header if hasattr(msg, "markers") and msg.markers else getattr(msg, "header", None)
+            return header.stamp.sec if header is not None else None
+
+        found = [m for m in self.client.messages(self.node.topic(name)) if stamp_of(m) == stamp]
+        return found[-1] if found else None
+
+    def frame(self, t: int, **kwargs) -> Any:
+        stamp = self.send(t, **kwargs)
+        return wait_until(lambda: self.outputs(stamp), TIMEOUT, f"tracked_objects of frame {t}")
+
+    def diagnostics(self) -> dict[str, str]:
+        for array in reversed(self.client.messages("/diagnostics")):
+            for status in array.status:
+                if self.node.ns in status.name:
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(12, num_frames=10, height=480, width=640, num_objects=3, occlusion=False, depth=True)
+
+
+@pytest.fixture(scope="module")
+def camera(shipped_dir, tmp_path_factory, client, clip):
+    params = {"depth_topics": ["depth"], "depth_reliability": "reliable", "max_cloud_points": 2000}
+    node = NodeProcess(tmp_path_factory.mktemp("depth"), shipped_dir, params)
+    yield Camera(client, node, clip)
+    assert node.stop() == 0, node.log()[-3000:]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_objects_are_located_in_3d_within_2_cm(camera, clip):
+    from sam2_ros.msg import Prompt
+    from visualization_msgs.msg import Marker
+
+    prompts = [{"object_id": i, "box": clip.box(i, 0), "label": clip.kinds[i]} for i in (1, 2, 3)]
+    camera.frame(0, prompts=prompts)
+    for t in range(1, 8):
+        objs = camera.frame(t)
+        mask = mask_array(wait_until(lambda s=objs.header.stamp.sec: camera.outputs(s, "mask"), TIMEOUT, "mask"))
+        assert objs.position_frame_id == DEPTH_FRAME
+        assert sorted(o.object_id for o in objs.objects) == [1, 2, 3], "the prompts did not all land"
+        for obj in objs.objects:
+            overlap = iou(mask == obj.object_id, clip.masks[obj.object_id][t])
+            assert overlap >= MIN_MASK_IOU, f"frame {t}: object {obj.object_id}'s mask IoU {overlap:.2f}"
+            assert obj.has_position and obj.depth_pixels > 100
+            got = np.array([obj.position.x, obj.position.y, obj.position.z])
+            error = float(np.linalg.norm(got - np.array(clip.position(obj.object_id, t))))
+            assert error <= POSITION_TOL_M, f"frame {t}: object {obj.object_id} is {error * 100:.1f} cm off"
+            assert 0.0 < obj.size.x < 1.5 and 0.0 < obj.size.y < 1.5 and obj.size.z < 0.05  # flat shapes
+    stamp = objs.header.stamp.sec
+    markers = wait_until(lambda: camera.outputs(stamp, "markers") or None, TIMEOUT, "markers")
+    boxes = {m.id: m for m in markers.markers if m.ns == "sam2_ros/boxes" and m.action == Marker.ADD}
+    texts = {m.id: m.text for m in markers.markers if m.ns == "sam2_ros/labels" and m.action == Marker.ADD}
+    assert sorted(boxes) == [1, 2, 3] and texts == {i: f"{i} {clip.kinds[i]}" for i in (1, 2, 3)}
+    assert all(m.header.frame_id == DEPTH_FRAME and m.header.stamp.sec == stamp for m in markers.markers)
+    dets = wait_until(lambda: camera.outputs(stamp, "tracked_detections_3d"), TIMEOUT, "tracked_detections_3d")
+    by_id = {int(d.id): d for d in dets.detections}
+    assert sorted(by_id) == [1, 2, 3]
+    for obj in objs.objects:
+        det = by_id[obj.object_id]
+        assert det.results[0].hypothesis.class_id == clip.kinds[obj.object_id]
+        assert det.results[0].pose.pose.position.z == pytest.approx(obj.position.z, abs=1e-6)
+        assert (det.bbox.size.x, det.bbox.size.y) == pytest.approx((obj.size.x, obj.size.y), abs=1e-6)
+        center = boxes[obj.object_id].pose.position
+        assert (center.x, center.y, center.z) == pytest.approx(
+            (det.bbox.center.position.x, det.bbox.center.position.y, det.bbox.center.position.z), abs=1e-6
+        )
+    cloud = wait_until(lambda: camera.outputs(stamp, "object_points"), TIMEOUT, "object_points")
+    points = np.frombuffer(bytes(cloud.data), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("id", "<u4")]))
+    assert 0 < cloud.width <= 2000 and set(points["id"]) == {1, 2, 3}
+    # an object that leaves gets its markers deleted
+    camera.frame(8, prompts=[{"object_id": 3, "action": Prompt.ACTION_REMOVE_OBJECT}])
+    stamp = camera.frame(9).header.stamp.sec
+    markers = wait_until(lambda: camera.outputs(stamp, "markers"), TIMEOUT, "markers after the removal")
+    deleted = sorted((m.ns, m.id) for m in markers.markers if m.action == Marker.DELETE)
+    assert deleted == [("sam2_ros/boxes", 3), ("sam2_ros/labels", 3)]
+
+
+def test_bad_depth_input_is_warned_about_and_the_colour_path_goes_on(camera, clip):
+    height, width = clip.frames.shape[1:3]
+    start = wait_until(lambda: "frames_without_depth" in (d := camera.diagnostics()) and d, TIMEOUT, "diagnostics")
+    cases = {
+        "valid depths": {"depth": depth_msg(np.zeros((height, width), np.float32), 0)},  # all zeros
+        "another aspect ratio": {"depth": depth_msg(clip.depth[1][:200, :320], 0)},
+        "focal lengths": {"info": info_msg((0.0, 0.0, 319.5, 239.5), width, height)},
+        "unsupported depth encoding": {"depth": depth_msg(clip.depth[1], 0, encoding="8UC1")},
+        "no depth": {"depth": None},
+    }
+    for expected, inputs in cases.items():
+        objs = camera.frame(1, **inputs)
+        assert objs.objects and not any(o.has_position for o in objs.objects), expected
+        if expected != "no depth":
+            wait_until(lambda e=expected: e in camera.node.log(), TIMEOUT, f"a warning with {expected!r}")
+    assert any(o.has_position for o in camera.frame(2).objects)  # good input again: 3D again
+    wanted = int(start["frames_without_depth"]) + 4
+    counts = wait_until(
+        lambda: (d := camera.diagnostics()) and int(d["frames_without_depth"]) >= wanted and d, TIMEOUT, "counts"
+    )
+    assert int(counts["depth_received"]) > int(start["depth_received"])
+    assert camera.node.alive()
