@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detector-every", type=int, default=1, help="detect on every Nth frame")
     parser.add_argument("--detector-miss", type=float, default=0.0, help="probability of missing an object")
     parser.add_argument("--detector-seed", type=int, default=0, help="seed of the detector's noise")
-    parser.add_argument("--frame-id", default="camera")
+    parser.add_argument("--frame-id", default="camera", help="frame_id of a clip's images (a bag keeps its own)")
     parser.add_argument("--loop", action="store_true", help="play forever")
     parser.add_argument("--wait-subscribers", type=float, default=10.0, help="seconds to wait for subscribers")
     parser.add_argument("--min-subscribers", type=int, default=1, help="image subscribers to wait for")
