@@ -52,7 +52,7 @@ DEMO_CLIP = {"seed": 11, "height": 480, "width": 640, "frames": 32}
 DETECTOR = "detector"  # the --prompts value that asks for the scripted detector
 COUNTS = ("frames_received", "frames_processed", "frames_dropped", "messages_rejected")  # node diagnostics
 BAG_NAME = "demo.mcap"
-BAG_INPUTS = ("image", "prompt", "detections")  # the player's topics, recorded with the node's outputs
+BAG_INPUTS = ("image", "prompt", "detections", "depth", "camera_info")  # the player's topics, recorded too
 
 
 class Recorder:
@@ -210,7 +210,7 @@ def quality_vs_ground_truth(recorder: Recorder, clip: Any, node_chose_ids: bool 
         mapping = match_to_ground_truth(frames, clip)
     else:
         mapping = {obj_id: obj_id for obj_id in clip.masks}
-    j, f, per_object = [], [], {}
+    j, f, per_object, errors = [], [], {}, []
     for t, label_image, msg in frames:
         for obj in msg.objects:
             truth_id = mapping.get(obj.object_id)
@@ -220,6 +220,9 @@ def quality_vs_ground_truth(recorder: Recorder, clip: Any, node_chose_ids: bool 
             j.append(iou(predicted, truth))
             f.append(boundary_f(predicted, truth))
             per_object.setdefault(truth_id, []).append(j[-1])
+            if obj.has_position and clip.depth is not None and truth.any():
+                got = np.array([obj.position.x, obj.position.y, obj.position.z])
+                errors.append(float(np.linalg.norm(got - np.array(clip.position(truth_id, t)))) * 100)
     if not j:
         return None
     quality = {
@@ -228,6 +231,12 @@ def quality_vs_ground_truth(recorder: Recorder, clip: Any, node_chose_ids: bool 
         "J&F": round(float((np.mean(j) + np.mean(f)) / 2), 4),
         "mean_iou_per_object": {str(k): round(float(np.mean(v)), 4) for k, v in sorted(per_object.items())},
     }
+    if errors:  # objects in 3D (the clip's depth): distance to the ground-truth position
+        quality["position_error_cm"] = {
+            "located": len(errors),
+            "median": round(float(np.median(errors)), 2),
+            "p90": round(float(np.percentile(errors, 90)), 2),
+        }
     if node_chose_ids:
         quality["node_to_ground_truth_id"] = {str(k): v for k, v in sorted(mapping.items())}
     return quality
@@ -341,8 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     # reliable input, and a queue deep enough that frames arriving while the node is busy reach its
     # callback (which keeps the newest and counts the rest as dropped) instead of vanishing in DDS
+    synthetic = not (args.video or args.frames)
+    depth = ["depth_topics:=['depth']", "depth_reliability:=reliable"] if synthetic else []  # objects in 3D too
     node = start_node(model, namespace, env, args.output / "node.log", "input_reliability:=reliable",
-                      f"input_depth:={IMAGE_DEPTH}")  # fmt: skip
+                      f"input_depth:={IMAGE_DEPTH}", *depth)  # fmt: skip
     import rclpy
 
     rclpy.init()
@@ -362,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         player_cmd += ["--frames-dir", str(args.frames)]
     else:
         player_cmd += ["--synthetic", str(DEMO_CLIP["seed"]), "--height", str(DEMO_CLIP["height"]),
-                       "--width", str(DEMO_CLIP["width"]), "--clip-frames", str(DEMO_CLIP["frames"])]  # fmt: skip
+                       "--width", str(DEMO_CLIP["width"]), "--clip-frames", str(DEMO_CLIP["frames"]),
+                       "--synthetic-depth", "--depth-topic", f"{namespace}/depth",
+                       "--camera-info-topic", f"{namespace}/camera_info"]  # fmt: skip
     if prompts:
         player_cmd += ["--prompts", str(prompts)]
     if detector:
@@ -394,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         from sam2_ros.evaluation.synthetic import generate_clip
 
         length = max(DEMO_CLIP["frames"], args.max_frames)
-        clip = generate_clip(DEMO_CLIP["seed"], length, DEMO_CLIP["height"], DEMO_CLIP["width"])
+        clip = generate_clip(DEMO_CLIP["seed"], length, DEMO_CLIP["height"], DEMO_CLIP["width"], depth=True)
     source = DETECTOR if detector else (str(prompts) if prompts else None)
     summary = write_outputs(recorder, args.output, published, args.rate, model, bool(random), clip, source, bag.writer)
     recorder.close()

@@ -10,6 +10,8 @@ published right after frame N, stamped like it (so the node applies it to that i
 Prompt YAML: ``{N: [{id: 1, points: [[x, y]], labels: [1], label: cup}, {id: 2, box: [x0, y0, x1, y1]},
 {id: 1, remove: true}, {reset: true}]}``, or a list of such items each with ``frame: N`` or (a bag)
 ``time: SECONDS`` (checked by :func:`sam2_ros.tools.media.load_prompt_script`).
+With ``--synthetic-depth`` each image is preceded by the clip's aligned depth image (16UC1,
+millimetres) and its CameraInfo, on ``--depth-topic`` and ``--camera-info-topic``, stamped like it.
 With ``--detections-topic`` (synthetic clip only) each image (every ``--detector-every``-th) is
 followed by a scripted detector's ``vision_msgs/Detection2DArray`` for it, stamped like it
 (:mod:`sam2_ros.tools.scripted_detector`: the clip's ground-truth boxes plus noise).
@@ -52,7 +54,26 @@ def synthetic_clip(args: argparse.Namespace) -> Any:
     from sam2_ros.evaluation.synthetic import generate_clip
 
     length = max(args.clip_frames or args.max_frames, args.max_frames)
-    return generate_clip(args.synthetic, num_frames=length, height=args.height, width=args.width)
+    depth = bool(getattr(args, "synthetic_depth", False))
+    return generate_clip(args.synthetic, num_frames=length, height=args.height, width=args.width, depth=depth)
+
+
+def depth_messages(clip: Any, index: int, header: Any, frame_id: str) -> tuple[Any, Any]:
+    """The synthetic clip's depth image (16UC1, millimetres) of frame ``index`` and its CameraInfo,
+    stamped like ``header`` in ``frame_id``."""
+    from sensor_msgs.msg import CameraInfo, Image
+
+    millimetres = np.round(clip.depth[index] * 1000.0).astype("<u2")
+    height, width = millimetres.shape
+    depth = Image(height=height, width=width, encoding="16UC1", step=width * 2, data=millimetres.tobytes())
+    fx, fy, cx, cy = clip.intrinsics
+    info = CameraInfo(height=height, width=width, distortion_model="plumb_bob", d=[0.0] * 5)
+    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    for msg in (depth, info):
+        msg.header.stamp, msg.header.frame_id = header.stamp, frame_id
+    return depth, info
 
 
 def load_frames(args: argparse.Namespace) -> np.ndarray:
@@ -107,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detector-every", type=int, default=1, help="detect on every Nth frame")
     parser.add_argument("--detector-miss", type=float, default=0.0, help="probability of missing an object")
     parser.add_argument("--detector-seed", type=int, default=0, help="seed of the detector's noise")
+    parser.add_argument("--synthetic-depth", action="store_true", help="also publish the synthetic clip's aligned "
+                        "depth (16UC1, mm) on --depth-topic and its CameraInfo on --camera-info-topic, before each "
+                        "image")  # fmt: skip
     parser.add_argument("--frame-id", default="camera", help="frame_id of a clip's images (a bag keeps its own)")
     parser.add_argument("--loop", action="store_true", help="play forever")
     parser.add_argument("--wait-subscribers", type=float, default=10.0, help="seconds to wait for subscribers")
@@ -328,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.detections_topic and (args.frames_dir or args.video or args.bag):
         parser.error("--detections-topic needs the synthetic clip (its ground truth), not --frames-dir, --video "
                      "or --bag")  # fmt: skip
+    if args.synthetic_depth and (args.frames_dir or args.video or args.bag):
+        parser.error("--synthetic-depth needs the synthetic clip, not --frames-dir, --video or --bag")
     if args.detector_every < 1:
         parser.error("--detector-every must be >= 1")
     if args.rate is not None and args.rate <= 0:
@@ -364,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sam2_ros.msg import Prompt
 
-    clip = synthetic_clip(args) if args.detections_topic else None
+    clip = synthetic_clip(args) if args.detections_topic or args.synthetic_depth else None
     frames = clip.frames[: args.max_frames] if clip is not None else load_frames(args)
     prompts = load_prompts(args.prompts)
     rclpy.init()
@@ -377,6 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
     if detection_pub is not None:
         others.append((detection_pub, args.detections_topic, True))
+    depth_pubs: tuple[Any, Any] | None = None
+    if args.synthetic_depth:
+        from sensor_msgs.msg import CameraInfo
+
+        depth_pubs = (
+            node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH)),
+            node.create_publisher(CameraInfo, args.camera_info_topic, reliable(IMAGE_DEPTH)),
+        )
+        others += [(depth_pubs[0], args.depth_topic, True), (depth_pubs[1], args.camera_info_topic, True)]
     wait_for_subscribers(args, image_pub, others)
     period = 1.0 / args.rate
     start = time.monotonic()
@@ -392,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
             msg.header.stamp = node.get_clock().now().to_msg()
             msg.header.frame_id = args.frame_id
             msg.data = np.ascontiguousarray(rgb).tobytes()
+            if depth_pubs is not None:  # first, so the node has the frame's depth when the frame comes
+                for pub, depth_msg in zip(depth_pubs, depth_messages(clip, index, msg.header, args.frame_id)):
+                    pub.publish(depth_msg)
             image_pub.publish(msg)
             if detection_pub is not None and index % args.detector_every == 0:
                 found = detect(clip, index, args.detector_seed, args.detector_noise, args.detector_every,
@@ -406,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         # a reliable writer's unacknowledged samples die with it: wait until every reader has them
         timeout = Duration(seconds=args.ack_timeout)
         publishers = [image_pub, prompt_pub] + ([detection_pub] if detection_pub is not None else [])
+        publishers += list(depth_pubs or ())
         delivered = all([pub.wait_for_all_acked(timeout) for pub in publishers])
     except KeyboardInterrupt:
         pass
