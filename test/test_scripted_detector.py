@@ -100,7 +100,8 @@ def _fake_recorder(frames: list[tuple[np.ndarray, list[tuple[int, str]]]]) -> Si
     objects, labels = [], {}
     for t, (image, objs) in enumerate(frames):
         header = SimpleNamespace(stamp=SimpleNamespace(sec=t, nanosec=0))
-        msg = SimpleNamespace(header=header, objects=[SimpleNamespace(object_id=i, label=lab) for i, lab in objs])
+        items = [SimpleNamespace(object_id=i, label=lab, has_position=False) for i, lab in objs]  # no depth
+        msg = SimpleNamespace(header=header, objects=items)
         objects.append((0, msg))
         labels[t * 10**9] = image
     stamps = [t * 10**9 for t in range(len(frames))]
