@@ -159,6 +159,14 @@ class Client:
             self._pubs[topic] = self.node.create_publisher(msg_type, topic, qos)
         return self._pubs[topic]
 
+    def diagnostics(self, namespace: str) -> dict[str, str]:
+        """The values of the newest ``/diagnostics`` status of the node in ``namespace`` (subscribe first)."""
+        for array in reversed(self.messages("/diagnostics")):
+            for status in array.status:
+                if namespace in status.name:
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
     def wait_for_subscribers(self, topic: str, timeout: float = 20.0) -> None:
         pub = self._pubs[topic]
         wait_until(lambda: pub.get_subscription_count() > 0, timeout, f"no subscriber on {topic}")

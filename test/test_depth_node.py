@@ -101,11 +101,7 @@ class Camera:
         return wait_until(lambda: self.outputs(stamp), TIMEOUT, f"tracked_objects of frame {t}")
 
     def diagnostics(self) -> dict[str, str]:
-        for array in reversed(self.client.messages("/diagnostics")):
-            for status in array.status:
-                if self.node.ns in status.name:
-                    return {kv.key: kv.value for kv in status.values}
-        return {}
+        return self.client.diagnostics(self.node.ns)
 
 
 @pytest.fixture(scope="module")

@@ -103,11 +103,7 @@ class Graph:
         return wait_until(lambda: self.outputs_of(stamp), TIMEOUT, f"outputs of the frame stamped {stamp}")
 
     def diagnostics(self) -> dict[str, str]:
-        for array in reversed(self.client.messages("/diagnostics")):
-            for status in array.status:
-                if self.node.ns in status.name:
-                    return {kv.key: kv.value for kv in status.values}
-        return {}
+        return self.client.diagnostics(self.node.ns)
 
 
 def ids_and_labels(objects_msg) -> dict[int, str]:
