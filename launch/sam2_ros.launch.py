@@ -4,8 +4,8 @@
     ros2 launch sam2_ros sam2_ros.launch.py params_file:=/path/to/my_params.yaml rviz:=true
 
 The node's parameters come from `params_file` (default: the package's config/sam2_ros.yaml).
-`model_dir`, `backend`, `aidlite_accelerator` and `image_topics` override the parameter of the
-same name only when given: left out (empty), the params file decides, and the node's defaults
+`model_dir`, `backend`, `aidlite_accelerator`, `image_topics` and `depth_topics` override the
+parameter of the same name only when given: left out (empty), the params file decides, and the node's defaults
 (sam2_ros/node/params.py) fill in what neither sets. With `rviz:=true` and no `rviz_config`,
 RViz gets a config generated from rviz/sam2_ros.rviz with one camera/overlay/mask display set
 per image stream, on the topics the node uses in its namespace. The logic lives in
@@ -75,7 +75,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "backend",
             default_value="",
-            description="inference backend: onnxruntime, qnn or aidlite; empty: the params file's (or onnxruntime)",
+            description=(
+                "inference backend: onnxruntime, openvino, qnn or aidlite; empty: the params file's (or onnxruntime)"
+            ),
         ),
         DeclareLaunchArgument(
             "aidlite_accelerator",
@@ -87,6 +89,12 @@ def generate_launch_description() -> LaunchDescription:
             default_value="",
             description="YAML list of camera image topics, e.g. \"['/cam_left/image_raw', '/cam_right/image_raw']\"; "
             "empty: the params file's (or ['image'])",
+        ),
+        DeclareLaunchArgument(
+            "depth_topics",
+            default_value="",
+            description="YAML list of aligned depth image topics, one per image topic (objects in 3D), e.g. "
+            "\"['/camera/aligned_depth_to_color/image_raw']\"; empty: the params file's (or none)",
         ),
         DeclareLaunchArgument(
             "namespace", default_value="", description="namespace of the node and its relative topics"

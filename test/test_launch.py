@@ -51,13 +51,15 @@ def test_only_the_given_arguments_are_passed():
 
 def test_overrides_keep_their_declared_types():
     given = {"model_dir": "123", "backend": "aidlite", "aidlite_accelerator": "gpu",
-             "image_topics": "['/cam_left/image_raw', '/cam_right/image_raw']"}  # fmt: skip
+             "image_topics": "['/cam_left/image_raw', '/cam_right/image_raw']",
+             "depth_topics": "[/cam_left/depth/image_raw, /cam_right/depth/image_raw]"}  # fmt: skip
     result = overrides(given)
     assert result == {
         "model_dir": "123",
         "backend": "aidlite",
         "aidlite_accelerator": "gpu",
         "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"],
+        "depth_topics": ["/cam_left/depth/image_raw", "/cam_right/depth/image_raw"],
     }
     assert type(result["model_dir"]) is str  # a numeric-looking directory stays a string
     assert all(type(t) is str for t in result["image_topics"])
@@ -73,6 +75,8 @@ def test_image_topics_argument_is_a_yaml_list():
 def test_bad_image_topics_argument_is_refused(text):
     with pytest.raises(ValueError, match="image_topics"):
         overrides({"image_topics": text})
+    with pytest.raises(ValueError, match="depth_topics"):
+        overrides({"depth_topics": text})
 
 
 # ---------------------------------------------------------------- namespace and topics
@@ -223,8 +227,8 @@ def _declared() -> dict[str, ast.expr | None]:
 
 
 def test_launch_file_declares_the_documented_arguments():
-    assert set(_declared()) == {"model_dir", "backend", "aidlite_accelerator", "image_topics", "namespace",
-                                "params_file", "rviz", "rviz_config"}  # fmt: skip
+    assert set(_declared()) == {"model_dir", "backend", "aidlite_accelerator", "image_topics", "depth_topics",
+                                "namespace", "params_file", "rviz", "rviz_config"}  # fmt: skip
 
 
 def test_override_arguments_default_to_empty():

@@ -20,22 +20,23 @@ from sam2_ros.node.params import output_topic as node_output_topic
 
 NODE_NAME = "sam2_ros"
 # launch arguments that override the parameter of the same name when given (non-empty)
-OVERRIDE_ARGUMENTS: tuple[str, ...] = ("model_dir", "backend", "aidlite_accelerator", "image_topics")
+OVERRIDE_ARGUMENTS: tuple[str, ...] = ("model_dir", "backend", "aidlite_accelerator", "image_topics", "depth_topics")
 
 ParameterOverride = str | list[str]
 
 
-def parse_image_topics(text: str) -> list[str]:
-    """The ``image_topics`` argument: a YAML list of topic names (one bare name is a list of one)."""
+def parse_image_topics(text: str, name: str = "image_topics") -> list[str]:
+    """The ``image_topics`` (or ``depth_topics``: ``name``) argument: a YAML list of topic names
+    (one bare name is a list of one)."""
     value = yaml.safe_load(text)
     topics = [value] if isinstance(value, str) else value
     if not isinstance(topics, list) or not topics:
-        raise ValueError(f"image_topics must be a YAML list of topic names, got {text!r}")
+        raise ValueError(f"{name} must be a YAML list of topic names, got {text!r}")
     if any(not isinstance(t, str) or not t.strip() for t in topics):
-        raise ValueError(f"image_topics must hold non-empty topic names, got {text!r}")
+        raise ValueError(f"{name} must hold non-empty topic names, got {text!r}")
     topics = [t.strip() for t in topics]
     if len(set(topics)) != len(topics):
-        raise ValueError(f"image_topics must be distinct, got {text!r}")
+        raise ValueError(f"{name} must be distinct, got {text!r}")
     return topics
 
 
@@ -44,7 +45,7 @@ def overrides(arguments: Mapping[str, str]) -> dict[str, ParameterOverride]:
 
     ``arguments`` maps launch argument names to their (string) values; names other than
     ``OVERRIDE_ARGUMENTS`` are ignored. String parameters stay strings (``model_dir:=123`` is the
-    directory ``"123"``); ``image_topics`` becomes a list of strings.
+    directory ``"123"``); ``image_topics`` and ``depth_topics`` become lists of strings.
     """
     result: dict[str, ParameterOverride] = {}
     for name in OVERRIDE_ARGUMENTS:
@@ -53,7 +54,7 @@ def overrides(arguments: Mapping[str, str]) -> dict[str, ParameterOverride]:
             continue
         kind = SPECS[name].type
         if kind == ParameterType.PARAMETER_STRING_ARRAY:
-            result[name] = parse_image_topics(text)
+            result[name] = parse_image_topics(text, name)
         elif kind == ParameterType.PARAMETER_STRING:
             result[name] = text
         else:  # a new override argument needs its conversion here
