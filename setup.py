@@ -42,6 +42,8 @@ setup(
         # torch and sam2 need special install flags: use scripts/setup_env.sh
         "export": ["torch", "sam2==1.1.0", *_requirements("export")],
         "test": _requirements("dev"),
+        # the openvino backend (fast mode on x86); pinned in requirements/openvino.txt
+        "openvino": _requirements("openvino"),
         # rosbag2 recordings (the player's --bag, sam2-ros-record); pinned in requirements/ros.txt
         "bags": [r for r in _requirements("ros") if r.startswith("rosbags")],
     },

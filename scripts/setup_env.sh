@@ -37,7 +37,8 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # Meta's official sam2: no CUDA extension, no torchvision (the video predictor needs neither).
 SAM2_BUILD_CUDA=0 "${PIP[@]}" install --no-deps --no-build-isolation "$SAM2_SPEC"
 "${PIP[@]}" install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/export.txt" \
-  -r "$ROOT/requirements/dev.txt" -r "$ROOT/requirements/ros.txt" -r "$ROOT/requirements/qnn.txt"
+  -r "$ROOT/requirements/dev.txt" -r "$ROOT/requirements/ros.txt" -r "$ROOT/requirements/qnn.txt" \
+  -r "$ROOT/requirements/openvino.txt"
 # sam2_ros itself, editable (a path entry, so the generated sam2_ros.msg joins it), with its
 # console scripts (sam2-ros-export, sam2_ros_node).
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT" --config-settings editable_mode=compat

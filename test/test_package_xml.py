@@ -43,10 +43,11 @@ RUNTIME_KEYS = {
     "rosbags": "python3-rosbags-pip",
 }
 # Imported there only behind a guard (an optional backend or an optional probe) and installed with
-# pip as the requirements files say, not through rosdep (sam2 and onnxruntime-qnn have no rosdep key;
+# pip as the requirements files say, not through rosdep (sam2, onnxruntime-qnn and openvino have no rosdep key;
 # torch has one, but the export needs the CPU build and version scripts/setup_env.sh installs).
 NOT_DECLARED = {
     "onnxruntime_qnn": "qnn backend: requirements/qnn.txt",
+    "openvino": "openvino backend: requirements/openvino.txt (no rosdep key)",
     "aidlite": "aidlite backend: APLUX's SDK, not on PyPI (docs/QUALCOMM.md)",
     "torch": "export extra: scripts/setup_env.sh, requirements/export.txt",
     "sam2": "export extra: scripts/setup_env.sh, requirements/export.txt (no rosdep key)",

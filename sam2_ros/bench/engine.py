@@ -7,6 +7,9 @@ output difference (so the times are for equal outputs), process RSS over a long 
 counted by hand, since FlopCounterMode misses CPU scaled_dot_product_attention) and the
 achieved fraction of this machine's measured fp32 matrix-multiply peak.
 
+``--backends onnxruntime,openvino-f32,openvino-bf16`` times the engine on each backend (the
+first is the reference for the ratios and the largest output differences).
+
 Needs torch and sam2 (the export environment). Results go to stdout and, with ``--json``,
 to a file; docs/PERFORMANCE.md records them.
 """
@@ -31,6 +34,12 @@ import numpy as np
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor, make_random_checkpoint
 
 STAGES = ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
+# --backends names -> (engine backend, backend options)
+ENGINE_BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "onnxruntime": ("onnxruntime", {}),
+    "openvino-f32": ("openvino", {"precision": "f32"}),
+    "openvino-bf16": ("openvino", {"precision": "bf16"}),
+}
 
 
 def rss_mb() -> float:
@@ -156,11 +165,12 @@ def _prompts(clip, num_objects: int) -> list[tuple[int, tuple[float, float]]]:
     return [(obj_id, clip.first_visible_point(obj_id)) for obj_id in range(1, num_objects + 1)]
 
 
-def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads: int):
-    """Per-frame stage timings and outputs of the engine."""
+def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads: int, backend: str = "onnxruntime"):
+    """Per-frame stage timings and outputs of the engine on ``backend`` (a key of ENGINE_BACKENDS)."""
     from sam2_ros.engine import Sam2Tracker
 
-    tracker = Sam2Tracker.from_model_dir(model_dir, threads=threads)
+    name, options = ENGINE_BACKENDS[backend]
+    tracker = Sam2Tracker.from_model_dir(model_dir, backend=name, threads=threads, backend_options=options)
     frames, outputs = [], []
     for t in range(num_frames):
         t0 = time.perf_counter()
@@ -299,12 +309,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-frames", type=int, nargs="+", default=[50, 500], help="engine RSS marks")
     parser.add_argument("--official-rss-frames", type=int, nargs="+", default=[50, 150])
     parser.add_argument("--skip-official", action="store_true", help="time the engine only")
+    parser.add_argument(
+        "--backends",
+        default="onnxruntime",
+        help=f"engine backends, comma-separated, the first the reference: {', '.join(ENGINE_BACKENDS)}",
+    )
+    parser.add_argument("--skip-rss", action="store_true", help="no long-stream RSS runs")
     parser.add_argument("--workdir", type=Path, default=Path(".cache/bench"))
     parser.add_argument("--json", type=Path, help="write all results here")
     parser.add_argument("--rss-worker", choices=["engine", "official"], help=argparse.SUPPRESS)
     parser.add_argument("--rss-model", help=argparse.SUPPRESS)
     parser.add_argument("--rss-checkpoint", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in ENGINE_BACKENDS]
+    if unknown or not backends:
+        parser.error(
+            f"--backends: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(ENGINE_BACKENDS)}"
+        )
     if args.rss_worker:
         rss_worker(
             args.rss_worker,
@@ -329,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "config": args.config,
         "versions": {"torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__},
+        "backends": backends,
     }
+    if any(ENGINE_BACKENDS[b][0] == "openvino" for b in backends):
+        report["versions"]["openvino"] = __import__("openvino").__version__
     report["matmul_peak"] = peak = measure_matmul_peak(args.threads)
     print(f"fp32 matmul peak ({args.threads} threads): {peak['peak_gflops']:.1f} GFLOP/s "
           f"(torch {peak['torch_gflops']:.1f}, numpy {peak['numpy_gflops']:.1f})")  # fmt: skip
@@ -343,33 +368,70 @@ def main(argv: list[str] | None = None) -> int:
         for stage, f in flops.items():
             print(f"  {stage:17s} {f['total'] / 1e9:8.1f}  (attention by hand {f['attention_by_hand'] / 1e9:.1f})")
         for num_objects in args.objects:
-            eng_frames, eng_out = run_engine(model_dir, clip, num_objects, args.frames, args.threads)
-            run: dict[str, Any] = {"size": size, "objects": num_objects, "frames": args.frames}
-            run["engine"] = summarise(eng_frames, skip=min(8, args.frames - 1))
+            skip = min(8, args.frames - 1)
+            run: dict[str, Any] = {"size": size, "objects": num_objects, "frames": args.frames, "backends": {}}
+            eng_out = None
+            for backend in backends:
+                frames, out = run_engine(model_dir, clip, num_objects, args.frames, args.threads, backend)
+                entry: dict[str, Any] = summarise(frames, skip=skip)
+                if eng_out is None:
+                    eng_out, run["engine"] = out, entry
+                else:
+                    entry["max_logit_difference"] = _max_difference(out, eng_out)
+                    entry["mask_agreement"] = _mask_agreement(out, eng_out)
+                run["backends"][backend] = entry
             if not args.skip_official:
                 ref_frames, ref_out = run_official(
                     ckpt, args.config, size, clip, num_objects, args.frames, args.workdir
                 )
                 run["official"] = summarise(ref_frames, skip=min(8, args.frames - 1))
-                run["max_logit_difference"] = max(
-                    float(np.max(np.abs(a[k] - b[k]))) for a, b in zip(eng_out, ref_out) for k in b
-                )
+                run["max_logit_difference"] = _max_difference(eng_out, ref_out)
             report["runs"].append(run)
             _print_run(run, flops, peak["peak_gflops"])
-    print(f"\n== RSS over a long stream (image size {args.rss_size}, 1 object) ==")
-    ckpt, model_dir = prepare_model(args.workdir, args.config, args.rss_size)
-    report["rss"] = {
-        "engine": run_rss("engine", model_dir, ckpt, args.config, args.rss_size, args.rss_frames, args.threads)
-    }
-    if not args.skip_official:
-        report["rss"]["official"] = run_rss("official", model_dir, ckpt, args.config, args.rss_size,
-                                            args.official_rss_frames, args.threads)  # fmt: skip
-    for kind, marks in report["rss"].items():
-        print("  " + kind + ": " + ", ".join(f"frame {m['frame']}: {m['rss_mb']:.0f} MiB" for m in marks))
+            if len(backends) > 1:
+                _print_backends(run)
+    if not args.skip_rss:
+        print(f"\n== RSS over a long stream (image size {args.rss_size}, 1 object) ==")
+        ckpt, model_dir = prepare_model(args.workdir, args.config, args.rss_size)
+        report["rss"] = {
+            "engine": run_rss("engine", model_dir, ckpt, args.config, args.rss_size, args.rss_frames, args.threads)
+        }
+        if not args.skip_official:
+            report["rss"]["official"] = run_rss("official", model_dir, ckpt, args.config, args.rss_size,
+                                                args.official_rss_frames, args.threads)  # fmt: skip
+        for kind, marks in report["rss"].items():
+            print("  " + kind + ": " + ", ".join(f"frame {m['frame']}: {m['rss_mb']:.0f} MiB" for m in marks))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _max_difference(outputs: list[dict], reference: list[dict]) -> float:
+    """Largest absolute low-res logit difference over all frames and objects."""
+    return max(float(np.max(np.abs(a[k] - b[k]))) for a, b in zip(outputs, reference) for k in b)
+
+
+def _mask_agreement(outputs: list[dict], reference: list[dict]) -> float:
+    """Smallest fraction of low-res mask pixels (logit > 0) that agree, over all frames and objects."""
+    return min(float(np.mean((a[k] > 0) == (b[k] > 0))) for a, b in zip(outputs, reference) for k in b)
+
+
+def _print_backends(run: dict[str, Any]) -> None:
+    names = list(run["backends"])
+    first = names[0]
+    print(f"\n-- {run['size']} px, {run['objects']} object(s), engine backends (ratio to {first}) --")
+    print(f"  {'stage':17s} " + " ".join(f"{n:>22s}" for n in names))
+    for stage in ("wall", *STAGES):
+        ref = run["backends"][first][stage]
+        cells = [
+            f"{run['backends'][n][stage]:9.3f} s ({run['backends'][n][stage] / ref if ref else 0:5.2f}x)" for n in names
+        ]
+        print(f"  {stage:17s} " + " ".join(f"{c:>22s}" for c in cells))
+    for n in names[1:]:
+        entry = run["backends"][n]
+        print(f"  {n}: largest logit difference to {first} {entry['max_logit_difference']:.2e}, "
+              f"smallest low-res mask agreement {entry['mask_agreement']:.4f}")  # fmt: skip
 
 
 def _print_run(run: dict[str, Any], flops: dict[str, dict[str, float]], peak_gflops: float) -> None:

@@ -41,6 +41,7 @@ class ParameterSpec:
         return desc
 
 
+OPENVINO_PRECISIONS = ("f32", "bf16")  # backend openvino's `precision` option (mixed int8: not yet)
 DEFAULT_CORRECTION_BOUND = 4  # conditioning frames kept per object when corrections become conditioning frames
 _STR, _INT, _DOUBLE = ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_DOUBLE
 _BOOL, _STR_ARRAY = ParameterType.PARAMETER_BOOL, ParameterType.PARAMETER_STRING_ARRAY
@@ -51,7 +52,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "backend",
         "onnxruntime",
         _STR,
-        "inference backend: onnxruntime, qnn (onnxruntime-qnn) or aidlite (APLUX AidLite on the device)",
+        "inference backend: onnxruntime, openvino (fast mode on x86: openvino_device, openvino_precision), "
+        "qnn (onnxruntime-qnn) or aidlite (APLUX AidLite on the device)",
         True,
     ),
     ParameterSpec(
@@ -59,6 +61,20 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "dsp",
         _STR,
         "with backend aidlite: where the QNN context binaries run (dsp, cpu or gpu)",
+        True,
+    ),
+    ParameterSpec(
+        "openvino_device",
+        "CPU",
+        _STR,
+        "with backend openvino: the OpenVINO device (CPU; GPU, NPU, AUTO, ... passed through)",
+        True,
+    ),
+    ParameterSpec(
+        "openvino_precision",
+        "f32",
+        _STR,
+        "with backend openvino: f32 (exact) or bf16 (faster where the CPU has BF16; else f32 with a warning)",
         True,
     ),
     ParameterSpec("backend_threads", 0, _INT, "backend threads; 0 = backend default", True, (0, 256)),
@@ -307,6 +323,14 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
         if accelerator not in ("dsp", "cpu", "gpu"):
             raise ValueError(f"aidlite_accelerator must be dsp, cpu or gpu, got {accelerator!r}")
         options["accelerator"] = accelerator
+    elif backend == "openvino":
+        device = str(get("openvino_device")).strip()
+        if not device:
+            raise ValueError("openvino_device is empty: use CPU, GPU, NPU or another OpenVINO device name")
+        precision = str(get("openvino_precision")).strip().lower()
+        if precision not in OPENVINO_PRECISIONS:
+            raise ValueError(f"openvino_precision must be {' or '.join(OPENVINO_PRECISIONS)}, got {precision!r}")
+        options.update(device=device, precision=precision)
     return NodeConfig(
         model_dir=path.resolve(),
         backend=backend,

@@ -13,6 +13,7 @@ _REGISTRY: dict[str, str] = {
     "onnxruntime": "sam2_ros.engine.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "qnn": "sam2_ros.engine.backends.qnn_backend:QnnBackend",
     "aidlite": "sam2_ros.engine.backends.aidlite_backend:AidliteBackend",
+    "openvino": "sam2_ros.engine.backends.openvino_backend:OpenVinoBackend",
 }
 
 

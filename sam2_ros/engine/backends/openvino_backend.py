@@ -1,0 +1,225 @@
+"""OpenVINO backend: the model directory's ONNX components, compiled by OpenVINO (fast mode on x86).
+
+Options:
+
+- ``device``: ``CPU`` (default); ``GPU``, ``NPU``, ``AUTO``, ... are passed to OpenVINO as given.
+- ``precision``: ``f32`` (default, exact mode: matches ONNX Runtime within the parity tolerance)
+  or ``bf16`` (``INFERENCE_PRECISION_HINT=bf16``, where the device reports ``BF16`` among its
+  ``OPTIMIZATION_CAPABILITIES``; elsewhere f32, with one warning per process). ``mixed`` (an
+  int8 image encoder) is not there yet.
+- ``cache_dir``: where compiled models are cached, so the second start is fast (default
+  ``<user cache>/openvino``, the user cache being ``$SAM2_ROS_CACHE``, else
+  ``$XDG_CACHE_HOME/sam2_ros``, else ``~/.cache/sam2_ros``); ``""`` turns the cache off. Blobs go
+  to one subfolder per device and precision: OpenVINO 2026.4's cache key leaves out the precision
+  hint, so a shared folder hands a bf16 request the f32 blob (and reports bf16).
+
+``threads`` sets ``INFERENCE_NUM_THREADS``; otherwise OpenVINO uses every core. Each component
+is compiled with the latency hint (one stream). The four components share OpenVINO's one
+thread pool and run in turn, and its idle workers sleep instead of spinning (see docs/ENGINE.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from sam2_ros.engine.backends.base import Backend, Component
+from sam2_ros.engine.backends.onnxruntime_backend import check_interface
+from sam2_ros.engine.errors import BackendError, ModelDirError
+from sam2_ros.engine.manifest import ComponentSpec
+
+LOG = logging.getLogger("sam2_ros.engine")
+
+OPENVINO_VERSION = "2026.4.1"  # requirements/openvino.txt
+INSTALL_HINT = (
+    f"the openvino backend needs OpenVINO: pip install openvino=={OPENVINO_VERSION} (requirements/openvino.txt)"
+)
+PRECISIONS = ("f32", "bf16")
+# devices OpenVINO composes from others; they are not in Core.available_devices
+VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+_TYPES = {"f32": "tensor(float)", "i32": "tensor(int32)", "i64": "tensor(int64)"}
+_warned_bf16: set[str] = set()  # devices already warned about (one warning per process and device)
+
+
+def default_cache_dir() -> Path:
+    """``<user cache>/openvino``; the user cache as ``sam2_ros.resources.cache_dir`` finds it
+    (computed here: the engine imports nothing else of sam2_ros)."""
+    explicit = os.environ.get("SAM2_ROS_CACHE")
+    if explicit:
+        return Path(explicit).expanduser() / "openvino"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "sam2_ros" / "openvino"
+
+
+def check_precision(precision: Any) -> str:
+    """The ``precision`` option, checked: ``f32`` or ``bf16``."""
+    value = str(precision).lower()
+    if value == "mixed":
+        raise BackendError(
+            "openvino precision 'mixed' (int8 image encoder) is not yet available: use f32 (exact) or bf16"
+        )
+    if value not in PRECISIONS:
+        raise BackendError(f"openvino precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return value
+
+
+def effective_precision(requested: str, capabilities: Sequence[str], device: str = "CPU") -> str:
+    """The precision hint used on a device with these ``OPTIMIZATION_CAPABILITIES``.
+
+    bf16 where the device reports ``BF16``; otherwise f32, with one warning per process and device.
+    """
+    if requested != "bf16" or "BF16" in capabilities:
+        return requested
+    if device not in _warned_bf16:
+        _warned_bf16.add(device)
+        LOG.warning(
+            "openvino precision bf16 requested but %s has no BF16 support (capabilities: %s): running f32",
+            device,
+            ", ".join(capabilities) or "none",
+        )
+    return "f32"
+
+
+def check_device(device: str, available: Sequence[str]) -> None:
+    """``device`` must be one of ``available`` (``GPU`` also matches ``GPU.0``) or a virtual device."""
+    if device.split(":")[0] in VIRTUAL_DEVICES or device in available:
+        return
+    if device in {d.split(".")[0] for d in available}:
+        return
+    raise BackendError(
+        f"openvino device {device!r} is not available here; available: {', '.join(available) or 'none'} "
+        "(GPU and NPU need their drivers; see OpenVINO's installation guide)"
+    )
+
+
+def _port_view(port: Any) -> SimpleNamespace:
+    """One OpenVINO port as check_interface reads a graph input/output: name, type, shape."""
+    shape = [d.get_length() if d.is_static else None for d in port.get_partial_shape()]
+    element = port.get_element_type().get_type_name()
+    return SimpleNamespace(names=port.get_names(), type=_TYPES.get(element, element), shape=shape)
+
+
+class _GraphView:
+    """A compiled model's interface in the shape of an ONNX Runtime session (for check_interface)."""
+
+    def __init__(self, compiled: Any) -> None:
+        self._inputs = [_port_view(p) for p in compiled.inputs]
+        self._outputs = [_port_view(p) for p in compiled.outputs]
+
+    @staticmethod
+    def _named(ports: list[SimpleNamespace]) -> list[SimpleNamespace]:
+        # a port may carry several tensor names: list it once under each
+        return [SimpleNamespace(name=n, type=p.type, shape=p.shape) for p in ports for n in sorted(p.names)]
+
+    def get_inputs(self) -> list[SimpleNamespace]:
+        return self._named(self._inputs)
+
+    def get_outputs(self) -> list[SimpleNamespace]:
+        return self._named(self._outputs)
+
+
+class OpenVinoComponent(Component):
+    """A component compiled by OpenVINO, run through one infer request."""
+
+    def __init__(self, spec: ComponentSpec, compiled: Any) -> None:
+        super().__init__(spec)
+        self.compiled = compiled
+        self._request = compiled.create_infer_request()
+        self._lock = threading.Lock()  # an infer request runs one inference at a time
+        self._output_names = [o.name for o in spec.outputs]
+        self._input_names = [t.name for t in spec.inputs]
+
+    @property
+    def loaded_from_cache(self) -> bool:
+        """Whether OpenVINO took this compiled model from its cache instead of compiling it."""
+        try:
+            return bool(self.compiled.get_property("LOADED_FROM_CACHE"))
+        except Exception:  # noqa: BLE001 - a device without the property
+            return False
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        missing = [name for name in self._input_names if name not in feeds]
+        if missing:
+            raise BackendError(f"{self.spec.name}: input(s) {', '.join(missing)} not given")
+        with self._lock:
+            try:
+                self._request.infer({name: np.ascontiguousarray(feeds[name]) for name in self._input_names})
+                # copies: OpenVINO reuses its output buffers on the next inference
+                return {name: np.array(self._request.get_tensor(name).data) for name in self._output_names}
+            except Exception as exc:
+                raise BackendError(f"openvino failed to run {self.spec.name}: {exc}") from exc
+
+
+class OpenVinoBackend(Backend):
+    """Compiles ``.onnx`` components with OpenVINO (``device``, ``precision``, ``cache_dir`` options)."""
+
+    name = "openvino"
+
+    def __init__(self, threads: int | None = None, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(threads, options)
+        unknown = sorted(set(self.options) - {"device", "precision", "cache_dir"})
+        if unknown:
+            raise BackendError(f"unknown openvino option(s) {', '.join(unknown)}: use device, precision, cache_dir")
+        self.device = str(self.options.get("device", "CPU")).strip() or "CPU"
+        self.requested_precision = check_precision(self.options.get("precision", "f32"))
+        cache = self.options.get("cache_dir")
+        self.cache_dir: Path | None = default_cache_dir() if cache is None else (Path(cache) if cache else None)
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise BackendError(f"{INSTALL_HINT} ({exc})") from exc
+        self._core = ov.Core()
+        check_device(self.device, self._core.available_devices)
+        self.precision = effective_precision(self.requested_precision, self._capabilities(), self.device)
+
+    def _capabilities(self) -> list[str]:
+        if self.device.split(":")[0] in VIRTUAL_DEVICES:
+            return ["BF16"] if self.requested_precision == "bf16" else []  # the chosen devices decide
+        try:
+            return [str(c) for c in self._core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")]
+        except Exception:  # noqa: BLE001 - a device without the property supports no bf16 hint
+            return []
+
+    def compile_config(self) -> dict[str, str]:
+        """The properties each component is compiled with."""
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": self.precision}
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = str(int(self.threads))
+        if self.cache_dir is not None:
+            config["CACHE_DIR"] = str(self.compiled_cache_dir())
+        return config
+
+    def compiled_cache_dir(self) -> Path | None:
+        """The cache subfolder of this device and precision (None: no cache)."""
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / re.sub(r"[^A-Za-z0-9_.-]", "_", f"{self.device}-{self.precision}")
+
+    def load(self, model_dir: Path, spec: ComponentSpec) -> Component:
+        if spec.file is None or spec.format != "onnx":
+            raise ModelDirError(
+                f"{model_dir}: component {spec.name} has no ONNX file (a .bin-only directory): "
+                "use backend aidlite on the device, or export the model with sam2-ros-export"
+            )
+        path = model_dir / spec.file
+        if self.cache_dir is not None:
+            self.compiled_cache_dir().mkdir(parents=True, exist_ok=True)
+        try:
+            # compiled from the path, so a cached blob is found without reading the model
+            compiled = self._core.compile_model(str(path), self.device, self.compile_config())
+        except Exception as exc:
+            raise ModelDirError(f"{path} could not be compiled by openvino for {self.device}: {exc}") from exc
+        check_interface(spec, _GraphView(compiled))
+        return OpenVinoComponent(spec, compiled)
+
+    def describe(self) -> str:
+        return f"openvino ({self.device}, {self.precision})"

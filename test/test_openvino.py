@@ -1,0 +1,264 @@
+"""The openvino backend: f32 parity with Meta's predictor, the bf16 bound, load errors, the cache, the node's options.
+
+bf16 bound (docs/PERFORMANCE.md): on the shipped model, 16-frame synthetic clips with occlusion,
+three box prompts, the label images of ONNX Runtime (exact mode) and OpenVINO bf16 agree on at
+least 97.3% of the pixels of every frame and 98.4% of a clip's (measured on clips 1-16); the
+test asks for 95% and 97.5%, and a clip's mean IoU against ground truth within 0.05 of exact
+mode's (measured within 0.031).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_parity import LOGIT_TOL, run_scenario
+
+from sam2_ros.engine import Sam2Tracker
+from sam2_ros.engine.backends import create_backend
+from sam2_ros.engine.backends import openvino_backend as ovb
+from sam2_ros.engine.errors import BackendError, ModelDirError
+from sam2_ros.engine.manifest import TensorSpec, load_model_dir
+from sam2_ros.evaluation.synthetic import generate_clip
+
+BF16_MIN_FRAME_AGREEMENT = 0.95  # measured >= 0.9726 on clips 1-16 (clip 1: 0.9939, clip 5: 0.9824)
+BF16_MIN_MEAN_AGREEMENT = 0.975  # a clip's mean; measured >= 0.9836 (clip 1: 0.9969, clip 5: 0.9909)
+BF16_MAX_IOU_CHANGE = 0.05  # measured <= 0.031 (clip 5; clip 1: 0.013)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(1, num_frames=24)
+
+
+@pytest.fixture(scope="module")
+def openvino_small(model_small, tmp_path_factory):
+    """model_small compiled once by OpenVINO f32; each scenario spawns a fresh tracker on it."""
+    cache = tmp_path_factory.mktemp("openvino_cache")
+    return Sam2Tracker.from_model_dir(
+        model_small.model_dir, backend="openvino", threads=2, backend_options={"cache_dir": str(cache)}
+    )
+
+
+# ---------------------------------------------------------------------------- parity (f32)
+def _scenarios(clip):
+    p1, p2, p3 = (clip.first_visible_point(i) for i in (1, 2, 3))
+    return {
+        "click": (8, {0: [("points", 1, [p1], [1])]}),
+        "box": (8, {0: [("box", 2, clip.box(2))]}),
+        "three_objects": (
+            8,
+            {0: [("points", 1, [p1], [1]), ("box", 2, clip.box(2)), ("points", 3, [p3, p1], [1, 0])]},
+        ),
+        "refinement": (
+            10,
+            {
+                0: [("points", 1, [p1], [1])],
+                4: [("points", 1, [clip.first_visible_point(2, 4)], [0])],
+                5: [("box", 1, clip.box(1, 5))],
+            },
+        ),
+        "clicks_with_negatives": (8, {0: [("points", 1, [p1, p2], [1, 0]), ("points", 1, [p3], [0], True)]}),
+    }
+
+
+@pytest.mark.parametrize("name", ["click", "box", "three_objects", "refinement", "clicks_with_negatives"])
+def test_f32_matches_meta_predictor(name, model_small, openvino_small, clip, tmp_path):
+    frames, script = _scenarios(clip)[name]
+    record = run_scenario(model_small, frames, script, tmp_path=tmp_path, tracker=openvino_small.spawn())
+    assert record.steps >= frames and record.max_logit_error <= LOGIT_TOL
+
+
+# ---------------------------------------------------------------------------- bf16 bound
+def _track(tracker: Sam2Tracker, clip, frames: int):
+    labels, ious = [], []
+    for t in range(frames):
+        result = tracker.track(clip.frames[t])
+        if t == 0:
+            for obj_id in (1, 2, 3):
+                result = tracker.add_prompt(obj_id, box=clip.box(obj_id))
+        labels.append(result.label_image())
+        for obj_id in (1, 2, 3):
+            truth = clip.masks[obj_id][t]
+            obj = result.objects[obj_id]
+            mask = obj.mask if obj.visible else np.zeros_like(truth)
+            union = int((truth | mask).sum())
+            ious.append((truth & mask).sum() / union if union else 1.0)
+    return labels, float(np.mean(ious))
+
+
+@pytest.mark.parametrize("seed", [1, 5])
+def test_bf16_masks_agree_with_exact_mode_on_the_shipped_model(shipped_dir, seed, tmp_path):
+    clip = generate_clip(seed, num_frames=16)
+    exact = Sam2Tracker.from_model_dir(shipped_dir, threads=2)
+    fast = Sam2Tracker.from_model_dir(
+        shipped_dir, backend="openvino", threads=2, backend_options={"precision": "bf16", "cache_dir": str(tmp_path)}
+    )
+    exact_labels, exact_iou = _track(exact, clip, 16)
+    fast_labels, fast_iou = _track(fast, clip, 16)
+    agreement = [float(np.mean(a == b)) for a, b in zip(exact_labels, fast_labels)]
+    assert min(agreement) >= BF16_MIN_FRAME_AGREEMENT, agreement
+    assert np.mean(agreement) >= BF16_MIN_MEAN_AGREEMENT, agreement
+    assert abs(fast_iou - exact_iou) <= BF16_MAX_IOU_CHANGE, (exact_iou, fast_iou)
+
+
+# ---------------------------------------------------------------------------- load errors, precision, cache
+def test_unknown_device_lists_the_available_ones():
+    with pytest.raises(BackendError, match=r"'FOO' is not available here; available: .*CPU"):
+        create_backend("openvino", options={"device": "FOO"})
+
+
+@pytest.mark.parametrize(("precision", "message"), [("fp8", "must be one of f32, bf16"), ("mixed", "not yet")])
+def test_bad_precision_is_refused(precision, message):
+    with pytest.raises(BackendError, match=message):
+        create_backend("openvino", options={"precision": precision})
+
+
+def test_unknown_option_is_refused():
+    with pytest.raises(BackendError, match="unknown openvino option"):
+        create_backend("openvino", options={"accelerator": "dsp"})
+
+
+def test_missing_package_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
+    with pytest.raises(BackendError, match=r"pip install openvino==2026\.4\.1"):
+        create_backend("openvino")
+
+
+def test_device_check():
+    ovb.check_device("CPU", ["CPU", "GPU.0", "GPU.1"])
+    ovb.check_device("GPU", ["CPU", "GPU.0", "GPU.1"])
+    ovb.check_device("GPU.1", ["CPU", "GPU.0", "GPU.1"])
+    ovb.check_device("AUTO:GPU,CPU", ["CPU"])
+    with pytest.raises(BackendError, match="'NPU'"):
+        ovb.check_device("NPU", ["CPU", "GPU"])
+
+
+def test_bf16_falls_back_to_f32_with_one_warning(monkeypatch, caplog):
+    monkeypatch.setattr(ovb, "_warned_bf16", set())
+    assert ovb.effective_precision("bf16", ["BF16", "FP32", "INT8"]) == "bf16"
+    assert ovb.effective_precision("f32", ["FP32"]) == "f32"
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="sam2_ros.engine"):
+        assert ovb.effective_precision("bf16", ["FP32", "INT8"]) == "f32"
+        assert ovb.effective_precision("bf16", ["FP32", "INT8"]) == "f32"
+    warnings = [r for r in caplog.records if "no BF16 support" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_backend_without_bf16_compiles_f32(monkeypatch):
+    monkeypatch.setattr(ovb, "_warned_bf16", set())
+    monkeypatch.setattr(ovb.OpenVinoBackend, "_capabilities", lambda self: ["FP32", "INT8"])
+    backend = create_backend("openvino", threads=3, options={"precision": "bf16", "cache_dir": ""})
+    assert backend.precision == "f32" and backend.requested_precision == "bf16"
+    assert backend.compile_config() == {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_NUM_THREADS": "3",
+    }
+
+
+def test_default_cache_dir_is_the_user_cache(monkeypatch, tmp_path):
+    from sam2_ros.resources import cache_dir
+
+    monkeypatch.setenv("SAM2_ROS_CACHE", str(tmp_path / "c"))
+    assert ovb.default_cache_dir() == cache_dir() / "openvino" == tmp_path / "c" / "openvino"
+    monkeypatch.delenv("SAM2_ROS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ovb.default_cache_dir() == cache_dir() / "openvino"
+    assert create_backend("openvino").cache_dir == cache_dir() / "openvino"
+
+
+def _load(model_dir, **options) -> dict:
+    return Sam2Tracker.from_model_dir(model_dir, backend="openvino", backend_options=options)._runner.components
+
+
+def test_compiled_models_are_cached(shipped_dir, tmp_path):
+    cache = tmp_path / "ov"
+    first = _load(shipped_dir, cache_dir=str(cache))
+    blobs = sorted(cache.rglob("*.blob"))
+    assert len(blobs) == 4 and {b.parent.name for b in blobs} == {"CPU-f32"}, blobs  # one per component
+    assert not any(c.loaded_from_cache for c in first.values())
+    assert all(c.loaded_from_cache for c in _load(shipped_dir, cache_dir=str(cache)).values())
+    assert sorted(cache.rglob("*.blob")) == blobs
+    # OpenVINO's cache key leaves out the precision hint: bf16 must not get the f32 blobs
+    bf16 = _load(shipped_dir, cache_dir=str(cache), precision="bf16")
+    assert not any(c.loaded_from_cache for c in bf16.values())
+    assert len(list((cache / "CPU-bf16").glob("*.blob"))) == 4
+    compiled = bf16["image_encoder"].compiled
+    assert str(compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'bfloat16'>"
+
+
+def test_graph_is_checked_against_the_manifest(shipped_dir):
+    manifest, _ = load_model_dir(shipped_dir)
+    spec = manifest.components["image_encoder"]
+    wrong = replace(spec, inputs=(TensorSpec(spec.inputs[0].name, spec.inputs[0].shape, "int64"),))
+    backend = create_backend("openvino", options={"cache_dir": ""})
+    with pytest.raises(ModelDirError, match="is float32, model.yaml says int64"):
+        backend.load(Path(shipped_dir), wrong)
+
+
+def test_idle_threads_do_not_spin(shipped_dir, tmp_path):
+    """Four compiled models run in turn on all cores: between frames OpenVINO's workers must sleep."""
+    clip = generate_clip(2, num_frames=4)
+    tracker = Sam2Tracker.from_model_dir(shipped_dir, backend="openvino", backend_options={"cache_dir": str(tmp_path)})
+    for t in range(4):
+        tracker.track(clip.frames[t])
+        if t == 0:
+            tracker.add_prompt(1, box=clip.box(1))
+    cpu0 = time.process_time()
+    time.sleep(0.5)
+    assert time.process_time() - cpu0 < 0.1  # measured 0.001 s
+
+
+# ---------------------------------------------------------------------------- node parameters
+def _config(tmp_path, **values):
+    from sam2_ros.node.params import SPECS, read_config
+
+    params = {name: spec.default for name, spec in SPECS.items()} | {"model_dir": str(tmp_path)} | values
+    return read_config(params.__getitem__)
+
+
+def test_node_builds_the_openvino_options(tmp_path):
+    assert _config(tmp_path, backend="openvino").backend_options == {"device": "CPU", "precision": "f32"}
+    config = _config(tmp_path, backend="openvino", openvino_device="GPU", openvino_precision="BF16")
+    assert config.backend_options == {"device": "GPU", "precision": "bf16"}
+    assert _config(tmp_path, openvino_precision="bf16").backend_options == {}  # onnxruntime ignores them
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"openvino_precision": "fp16"}, "openvino_precision must be f32 or bf16"),
+        ({"openvino_precision": "mixed"}, "openvino_precision must be f32 or bf16"),
+        ({"openvino_device": " "}, "openvino_device is empty"),
+    ],
+)
+def test_node_refuses_bad_openvino_values(tmp_path, values, message):
+    with pytest.raises(ValueError, match=message):
+        _config(tmp_path, backend="openvino", **values)
+
+
+# ---------------------------------------------------------------------------- benchmark rows
+def test_benchmark_times_openvino_next_to_onnxruntime(model_small, tmp_path):
+    from sam2_ros.bench import engine as bench
+
+    # the benchmark's model cache, filled with model_small instead of a new export
+    (tmp_path / "sam2.1_hiera_t-256-seed0.pt").symlink_to(model_small.checkpoint)
+    (tmp_path / "sam2.1_hiera_t-256-seed0").symlink_to(model_small.model_dir)
+    out = tmp_path / "bench.json"
+    args = ["--sizes", "256", "--objects", "1", "--frames", "3", "--skip-official", "--skip-rss"]
+    args += ["--backends", "onnxruntime,openvino-f32", "--workdir", str(tmp_path), "--json", str(out)]
+    assert bench.main(args) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert set(run["backends"]) == {"onnxruntime", "openvino-f32"}
+    assert run["backends"]["openvino-f32"]["wall"] > 0
+    assert run["backends"]["openvino-f32"]["max_logit_difference"] < 1e-4
+    with pytest.raises(SystemExit):
+        bench.main(["--backends", "openvino-fp8"])
