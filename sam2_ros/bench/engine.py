@@ -7,8 +7,10 @@ output difference (so the times are for equal outputs), process RSS over a long 
 counted by hand, since FlopCounterMode misses CPU scaled_dot_product_attention) and the
 achieved fraction of this machine's measured fp32 matrix-multiply peak.
 
-``--backends onnxruntime,openvino-f32,openvino-bf16`` times the engine on each backend (the
-first is the reference for the ratios and the largest output differences).
+``--backends onnxruntime,openvino-f32,openvino-bf16,openvino-mixed`` times the engine on each
+backend (the first is the reference for the ratios and the largest output differences);
+``openvino-mixed`` quantises the image encoder first where the user cache has no int8 encoder
+of it yet (sam2_ros.export.openvino_int8).
 
 Needs torch and sam2 (the export environment). Results go to stdout and, with ``--json``,
 to a file; docs/PERFORMANCE.md records them.
@@ -39,6 +41,7 @@ ENGINE_BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
     "onnxruntime": ("onnxruntime", {}),
     "openvino-f32": ("openvino", {"precision": "f32"}),
     "openvino-bf16": ("openvino", {"precision": "bf16"}),
+    "openvino-mixed": ("openvino", {"precision": "mixed"}),
 }
 
 
@@ -170,6 +173,10 @@ def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads
     from sam2_ros.engine import Sam2Tracker
 
     name, options = ENGINE_BACKENDS[backend]
+    if options.get("precision") == "mixed":
+        from sam2_ros.export.openvino_int8 import quantize_image_encoder
+
+        quantize_image_encoder(model_dir)  # the int8 encoder in the user cache, once per model
     tracker = Sam2Tracker.from_model_dir(model_dir, backend=name, threads=threads, backend_options=options)
     frames, outputs = [], []
     for t in range(num_frames):

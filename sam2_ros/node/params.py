@@ -41,7 +41,7 @@ class ParameterSpec:
         return desc
 
 
-OPENVINO_PRECISIONS = ("f32", "bf16")  # backend openvino's `precision` option (mixed int8: not yet)
+OPENVINO_PRECISIONS = ("f32", "bf16", "mixed")  # backend openvino's `precision` option
 DEFAULT_CORRECTION_BOUND = 4  # conditioning frames kept per object when corrections become conditioning frames
 _STR, _INT, _DOUBLE = ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_DOUBLE
 _BOOL, _STR_ARRAY = ParameterType.PARAMETER_BOOL, ParameterType.PARAMETER_STRING_ARRAY
@@ -74,7 +74,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "openvino_precision",
         "f32",
         _STR,
-        "with backend openvino: f32 (exact) or bf16 (faster where the CPU has BF16; else f32 with a warning)",
+        "with backend openvino: f32 (exact), bf16 (faster where the CPU has BF16; else f32 with a warning) "
+        "or mixed (int8 image encoder from python -m sam2_ros.export.openvino_int8, bf16 elsewhere)",
         True,
     ),
     ParameterSpec("backend_threads", 0, _INT, "backend threads; 0 = backend default", True, (0, 256)),
@@ -329,7 +330,8 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
             raise ValueError("openvino_device is empty: use CPU, GPU, NPU or another OpenVINO device name")
         precision = str(get("openvino_precision")).strip().lower()
         if precision not in OPENVINO_PRECISIONS:
-            raise ValueError(f"openvino_precision must be {' or '.join(OPENVINO_PRECISIONS)}, got {precision!r}")
+            choices = f"{', '.join(OPENVINO_PRECISIONS[:-1])} or {OPENVINO_PRECISIONS[-1]}"
+            raise ValueError(f"openvino_precision must be {choices}, got {precision!r}")
         options.update(device=device, precision=precision)
     return NodeConfig(
         model_dir=path.resolve(),

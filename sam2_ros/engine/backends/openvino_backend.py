@@ -5,8 +5,12 @@ Options:
 - ``device``: ``CPU`` (default); ``GPU``, ``NPU``, ``AUTO``, ... are passed to OpenVINO as given.
 - ``precision``: ``f32`` (default, exact mode: matches ONNX Runtime within the parity tolerance)
   or ``bf16`` (``INFERENCE_PRECISION_HINT=bf16``, where the device reports ``BF16`` among its
-  ``OPTIMIZATION_CAPABILITIES``; elsewhere f32, with one warning per process). ``mixed`` (an
-  int8 image encoder) is not there yet.
+  ``OPTIMIZATION_CAPABILITIES``; elsewhere f32, with one warning per process) or ``mixed``: an
+  int8 image encoder (NNCF post-training quantisation, calibrated on synthetic clips) and the
+  other components as bf16 (the same fallback). The int8 encoder is an OpenVINO IR in
+  ``<cache_dir>/int8/image_encoder-<ONNX SHA-256, 16 hex digits>.xml``, written by
+  ``python -m sam2_ros.export.openvino_int8 MODEL_DIR`` (the engine cannot calibrate: the
+  synthetic clips live in a higher layer); without it, loading fails and names that command.
 - ``cache_dir``: where compiled models are cached, so the second start is fast (default
   ``<user cache>/openvino``, the user cache being ``$SAM2_ROS_CACHE``, else
   ``$XDG_CACHE_HOME/sam2_ros``, else ``~/.cache/sam2_ros``); ``""`` turns the cache off. Blobs go
@@ -34,7 +38,7 @@ import numpy as np
 from sam2_ros.engine.backends.base import Backend, Component
 from sam2_ros.engine.backends.onnxruntime_backend import check_interface
 from sam2_ros.engine.errors import BackendError, ModelDirError
-from sam2_ros.engine.manifest import ComponentSpec
+from sam2_ros.engine.manifest import ComponentSpec, sha256_of
 
 LOG = logging.getLogger("sam2_ros.engine")
 
@@ -42,7 +46,7 @@ OPENVINO_VERSION = "2026.4.1"  # requirements/openvino.txt
 INSTALL_HINT = (
     f"the openvino backend needs OpenVINO: pip install openvino=={OPENVINO_VERSION} (requirements/openvino.txt)"
 )
-PRECISIONS = ("f32", "bf16")
+PRECISIONS = ("f32", "bf16", "mixed")
 # devices OpenVINO composes from others; they are not in Core.available_devices
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 _TYPES = {"f32": "tensor(float)", "i32": "tensor(int32)", "i64": "tensor(int64)"}
@@ -60,13 +64,14 @@ def default_cache_dir() -> Path:
     return base / "sam2_ros" / "openvino"
 
 
+def int8_encoder_path(cache_dir: Path, onnx_sha256: str) -> Path:
+    """Where precision ``mixed`` finds the int8 image encoder of the ONNX file with this SHA-256."""
+    return Path(cache_dir) / "int8" / f"image_encoder-{onnx_sha256[:16]}.xml"
+
+
 def check_precision(precision: Any) -> str:
-    """The ``precision`` option, checked: ``f32`` or ``bf16``."""
+    """The ``precision`` option, checked: ``f32``, ``bf16`` or ``mixed``."""
     value = str(precision).lower()
-    if value == "mixed":
-        raise BackendError(
-            "openvino precision 'mixed' (int8 image encoder) is not yet available: use f32 (exact) or bf16"
-        )
     if value not in PRECISIONS:
         raise BackendError(f"openvino precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return value
@@ -76,9 +81,13 @@ def effective_precision(requested: str, capabilities: Sequence[str], device: str
     """The precision hint used on a device with these ``OPTIMIZATION_CAPABILITIES``.
 
     bf16 where the device reports ``BF16``; otherwise f32, with one warning per process and device.
+    ``mixed`` keeps its name (its int8 encoder needs no BF16); the other components then run f32.
     """
-    if requested != "bf16" or "BF16" in capabilities:
+    if requested not in ("bf16", "mixed") or "BF16" in capabilities:
         return requested
+    if requested == "mixed":
+        effective_precision("bf16", capabilities, device)  # the warning
+        return "mixed"
     if device not in _warned_bf16:
         _warned_bf16.add(device)
         LOG.warning(
@@ -179,11 +188,14 @@ class OpenVinoBackend(Backend):
             raise BackendError(f"{INSTALL_HINT} ({exc})") from exc
         self._core = ov.Core()
         check_device(self.device, self._core.available_devices)
-        self.precision = effective_precision(self.requested_precision, self._capabilities(), self.device)
+        capabilities = self._capabilities()
+        self.precision = effective_precision(self.requested_precision, capabilities, self.device)
+        # mixed: the components other than the int8 encoder run bf16 where the device has BF16
+        self.hint = ("bf16" if "BF16" in capabilities else "f32") if self.precision == "mixed" else self.precision
 
     def _capabilities(self) -> list[str]:
         if self.device.split(":")[0] in VIRTUAL_DEVICES:
-            return ["BF16"] if self.requested_precision == "bf16" else []  # the chosen devices decide
+            return ["BF16"] if self.requested_precision in ("bf16", "mixed") else []  # the chosen devices decide
         try:
             return [str(c) for c in self._core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")]
         except Exception:  # noqa: BLE001 - a device without the property supports no bf16 hint
@@ -191,7 +203,7 @@ class OpenVinoBackend(Backend):
 
     def compile_config(self) -> dict[str, str]:
         """The properties each component is compiled with."""
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": self.precision}
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": self.hint}
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = str(int(self.threads))
         if self.cache_dir is not None:
@@ -211,6 +223,8 @@ class OpenVinoBackend(Backend):
                 "use backend aidlite on the device, or export the model with sam2-ros-export"
             )
         path = model_dir / spec.file
+        if self.precision == "mixed" and spec.name == "image_encoder":
+            path = self._int8_encoder(model_dir, spec)
         if self.cache_dir is not None:
             self.compiled_cache_dir().mkdir(parents=True, exist_ok=True)
         try:
@@ -221,5 +235,18 @@ class OpenVinoBackend(Backend):
         check_interface(spec, _GraphView(compiled))
         return OpenVinoComponent(spec, compiled)
 
+    def _int8_encoder(self, model_dir: Path, spec: ComponentSpec) -> Path:
+        if self.cache_dir is None:
+            raise BackendError("openvino precision mixed needs a cache_dir: the int8 image encoder is kept there")
+        path = int8_encoder_path(self.cache_dir, spec.sha256 or sha256_of(model_dir / spec.file))
+        if not path.is_file():
+            raise ModelDirError(
+                f"{model_dir}: no int8 image encoder for precision mixed ({path} is missing): run "
+                f"python -m sam2_ros.export.openvino_int8 {model_dir} --cache-dir {self.cache_dir}"
+            )
+        return path
+
     def describe(self) -> str:
+        if self.precision == "mixed":
+            return f"openvino ({self.device}, mixed: int8 image encoder, {self.hint} elsewhere)"
         return f"openvino ({self.device}, {self.precision})"
