@@ -250,8 +250,11 @@ class Stream:
                 "already tracked",
             )
             return None
-        if req.source == "click" and not self.click_inside(req):
-            return None
+        points = req.points
+        if req.source == "click":
+            points = self.click_on_image(req)
+            if points is None:
+                return None
         obj_id = req.object_id
         if obj_id == NEW_OBJECT:
             obj_id = self.objects.free_id(tracker.object_ids)
@@ -267,7 +270,7 @@ class Stream:
             mask = None
             if req.mask_msg is not None:
                 mask = conversions.mask_prompt_to_array(req.mask_msg, *tracker.image_size)
-            result = tracker.add_prompt(obj_id, points=req.points, labels=req.labels, box=req.box, mask=mask, at=at)
+            result = tracker.add_prompt(obj_id, points=points, labels=req.labels, box=req.box, mask=mask, at=at)
         except (InvalidInputError, ConversionError) as exc:
             kind = exc.kind if isinstance(exc, ConversionError) else "prompt_invalid"
             self.warn(kind, f"stream {name}: {req.source} dropped: {exc}")
@@ -276,16 +279,16 @@ class Stream:
         self.objects.add(obj_id, req.label, box=box)
         return result
 
-    def click_inside(self, req: PromptRequest) -> bool:
-        """Whether a click lies on the image; warns when not."""
+    def click_on_image(self, req: PromptRequest) -> np.ndarray | None:
+        """A click's point on the image (the far edge, where rqt_image_view's rounding puts some
+        clicks, moved onto the last pixel); None, with a warning, when it lies outside."""
         height, width = self.tracker.image_size
         x, y = req.points[0]
-        if 0 <= x <= width and 0 <= y <= height:  # rqt_image_view rounds: the far edge is width/height
-            req.points[0] = (min(x, width - 1), min(y, height - 1))
-            return True
+        if 0 <= x <= width and 0 <= y <= height:
+            return np.array([[min(x, width - 1), min(y, height - 1)]], np.float64)
         where = f"({x:.1f}, {y:.1f}) is outside the {width}x{height} image"
         self.warn("click_outside", f"stream {self.name}: click {where}; dropped")
-        return False
+        return None
 
     def publish(
         self, frame: PendingFrame, rgb: np.ndarray, result: FrameResult, latency: float, params: RuntimeParams
