@@ -4,11 +4,11 @@
     ros2 launch sam2_ros sam2_ros.launch.py params_file:=/path/to/my_params.yaml rviz:=true
 
 The node's parameters come from `params_file` (default: the package's config/sam2_ros.yaml).
-`model_dir`, `backend`, `aidlite_accelerator`, `image_topics` and `depth_topics` override the
-parameter of the same name only when given: left out (empty), the params file decides, and the node's defaults
-(sam2_ros/node/params.py) fill in what neither sets. With `rviz:=true` and no `rviz_config`,
-RViz gets a config generated from rviz/sam2_ros.rviz with one camera/overlay/mask display set
-per image stream, on the topics the node uses in its namespace. The logic lives in
+`model_dir`, `backend`, `aidlite_accelerator`, `openvino_device`, `openvino_precision`, `image_topics`
+and `depth_topics` override the parameter of the same name only when given: left out (empty), the
+params file decides, and the node's defaults (sam2_ros/node/params.py) fill in what neither sets.
+With `rviz:=true` and no `rviz_config`, RViz gets a config generated from rviz/sam2_ros.rviz with
+one camera/overlay/mask display set per image stream, on the topics the node uses in its namespace. The logic lives in
 sam2_ros/tools/launch_support.py and rviz_config.py (unit-tested without launch_ros).
 """
 
@@ -83,6 +83,17 @@ def generate_launch_description() -> LaunchDescription:
             "aidlite_accelerator",
             default_value="",
             description="with backend aidlite: dsp, cpu or gpu; empty: the params file's (or dsp)",
+        ),
+        DeclareLaunchArgument(
+            "openvino_device",
+            default_value="",
+            description="with backend openvino: CPU, GPU, NPU, AUTO, ...; empty: the params file's (or CPU)",
+        ),
+        DeclareLaunchArgument(
+            "openvino_precision",
+            default_value="",
+            description="with backend openvino: f32 (exact), bf16 or mixed (fast mode); empty: the params "
+            "file's, else the model directory's (sam2-ros-export --target openvino), else f32",
         ),
         DeclareLaunchArgument(
             "image_topics",

@@ -95,7 +95,14 @@ def shipped_dir():
 # Tests that need a model exported with torch (the export environment, tens of seconds each
 # session) are `slow`; so are modules that mark themselves (separate processes, colcon builds).
 # `colcon test` runs the rest (`-m "not slow"`); the README's test command runs everything.
-EXPORTING_FIXTURES = {"model_small", "model_small_occluded", "model_qnn", "model_1024", "shipped_dir"}
+EXPORTING_FIXTURES = {
+    "model_small",
+    "model_small_occluded",
+    "model_qnn",
+    "model_1024",
+    "shipped_dir",
+    "openvino_export",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -51,6 +51,7 @@ def test_only_the_given_arguments_are_passed():
 
 def test_overrides_keep_their_declared_types():
     given = {"model_dir": "123", "backend": "aidlite", "aidlite_accelerator": "gpu",
+             "openvino_device": "GPU", "openvino_precision": "mixed",
              "image_topics": "['/cam_left/image_raw', '/cam_right/image_raw']",
              "depth_topics": "[/cam_left/depth/image_raw, /cam_right/depth/image_raw]"}  # fmt: skip
     result = overrides(given)
@@ -58,6 +59,8 @@ def test_overrides_keep_their_declared_types():
         "model_dir": "123",
         "backend": "aidlite",
         "aidlite_accelerator": "gpu",
+        "openvino_device": "GPU",
+        "openvino_precision": "mixed",
         "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"],
         "depth_topics": ["/cam_left/depth/image_raw", "/cam_right/depth/image_raw"],
     }
@@ -228,6 +231,7 @@ def _declared() -> dict[str, ast.expr | None]:
 
 def test_launch_file_declares_the_documented_arguments():
     assert set(_declared()) == {"model_dir", "backend", "aidlite_accelerator", "image_topics", "depth_topics",
+                                "openvino_device", "openvino_precision",
                                 "namespace", "params_file", "rviz", "rviz_config"}  # fmt: skip
 
 
@@ -343,12 +347,13 @@ def _launch_and_get(arguments: dict[str, str], node: str, names: list[str]) -> d
         loop.close()
 
 
-NAMES = ["model_dir", "backend", "aidlite_accelerator", "image_topics"]
+NAMES = ["model_dir", "backend", "aidlite_accelerator", "openvino_precision", "image_topics"]
 
 
 def _user_params_file(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     """A user's params file setting every override parameter to a non-default value."""
     values = {"model_dir": str(tmp_path / "my_model"), "backend": "qnn", "aidlite_accelerator": "gpu",
+              "openvino_precision": "bf16",
               "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"]}  # fmt: skip
     # autostart off: the test is about the parameters the node gets, not about loading a model
     path = _write(tmp_path / "user.yaml", {"/**": {"ros__parameters": {**values, "autostart": False}}})
@@ -365,6 +370,7 @@ def test_launched_node_gets_the_params_file_values(tmp_path, launch_env):
 def test_a_given_launch_argument_overrides_the_params_file(tmp_path, launch_env):
     path, values = _user_params_file(tmp_path)
     arguments = {"params_file": str(path), "namespace": "robot1", "backend": "onnxruntime",
-                 "image_topics": "['/camera/image_raw']"}  # fmt: skip
+                 "openvino_precision": "mixed", "image_topics": "['/camera/image_raw']"}  # fmt: skip
     got = _launch_and_get(arguments, "/robot1/sam2_ros", NAMES)
-    assert got == {**values, "backend": "onnxruntime", "image_topics": ["/camera/image_raw"]}
+    expected = {"backend": "onnxruntime", "openvino_precision": "mixed", "image_topics": ["/camera/image_raw"]}
+    assert got == {**values, **expected}

@@ -159,7 +159,7 @@ def test_mixed_runs_an_int8_encoder_and_bf16_elsewhere(shipped_dir, int8_cache):
 def test_mixed_without_the_int8_encoder_names_the_command(shipped_dir, tmp_path):
     with pytest.raises(ModelDirError, match=r"no int8 image encoder .*python -m sam2_ros\.export\.openvino_int8"):
         _load(shipped_dir, precision="mixed", cache_dir=str(tmp_path))
-    with pytest.raises(BackendError, match="mixed needs a cache_dir"):
+    with pytest.raises(BackendError, match="no int8 image encoder and cache_dir is off"):
         _load(shipped_dir, precision="mixed", cache_dir="")
 
 
@@ -169,6 +169,99 @@ def test_mixed_without_bf16_runs_f32_beside_the_int8_encoder(monkeypatch):
     backend = create_backend("openvino", options={"precision": "mixed", "cache_dir": ""})
     assert backend.precision == "mixed" and backend.hint == "f32"
     assert backend.compile_config()["INFERENCE_PRECISION_HINT"] == "f32"
+
+
+# ---------------------------------------------------------------------------- sam2-ros-export --target openvino
+@pytest.fixture(scope="module")
+def openvino_export(tmp_path_factory) -> Path:
+    """The shipped checkpoint exported with ``--target openvino --precision mixed`` (IR + int8 encoder)."""
+    from sam2_ros.export.cli import main as export_main
+    from sam2_ros.resources import shipped_model_dir
+
+    folder = shipped_model_dir()
+    out = tmp_path_factory.mktemp("openvino_export") / "synthetic128_openvino"
+    args = ["--checkpoint", str(folder / "checkpoint.pt"), "--config", str(folder / "config.yaml")]
+    args.append("--no-postprocessing")  # as the shipped model is exported (tools/shipped.py)
+    assert export_main([*args, "--target", "openvino", "--precision", "mixed", "--output", str(out), "-q"]) == 0
+    return out
+
+
+def test_openvino_export_lists_ir_files_with_hashes(openvino_export):
+    manifest, _ = load_model_dir(openvino_export)  # every listed file present, every SHA-256 right
+    assert manifest.openvino["precision"] == "mixed"
+    for name, spec in manifest.components.items():
+        assert spec.file.endswith(".onnx") and spec.openvino is not None, name  # ONNX kept: every backend runs it
+        assert (openvino_export / spec.openvino.xml).is_file() and spec.openvino.weights.endswith(".bin")
+        assert (spec.openvino.int8_xml is not None) == (name == "image_encoder"), name
+        listed = {path for path, _ in spec.files()}
+        assert {spec.openvino.xml, spec.openvino.weights} <= listed, listed
+    int8 = openvino_export / manifest.components["image_encoder"].openvino.int8_weights
+    f32 = openvino_export / manifest.components["image_encoder"].openvino.weights
+    assert int8.stat().st_size < 0.4 * f32.stat().st_size  # int8 weights, not a copy
+
+
+def test_openvino_export_runs_its_precision_by_default_with_int8_kernels(openvino_export):
+    """No precision option: the directory's (mixed); the int8 encoder comes from the directory, no cache needed."""
+    backend = create_backend("openvino", options={"cache_dir": ""})
+    assert backend.precision is None
+    manifest, _ = load_model_dir(openvino_export)
+    runtime = {name: backend.load(openvino_export, spec) for name, spec in manifest.components.items()}
+    assert backend.precision == "mixed" and "mixed: int8 image encoder" in backend.describe()
+    encoder = runtime["image_encoder"].kernels()
+    int8_layers = sum(n for (_, precision), n in encoder.items() if precision in ("u8", "i8"))
+    assert int8_layers >= 0.9 * sum(encoder.values()), encoder  # the int8 kernels really run
+    for name in ("memory_attention", "mask_decoder", "memory_encoder"):
+        kernels = runtime[name].kernels()
+        assert kernels and not any(p in ("u8", "i8") for _, p in kernels), (name, kernels)
+
+
+def test_openvino_export_f32_runs_the_ir_within_parity_of_onnxruntime(openvino_export):
+    clip = generate_clip(2, num_frames=8)
+    exact = Sam2Tracker.from_model_dir(openvino_export, threads=2)
+    backend = create_backend("openvino", options={"precision": "f32", "cache_dir": ""})
+    manifest, _ = load_model_dir(openvino_export)
+    for spec in manifest.components.values():
+        assert backend.source_path(openvino_export, spec) == openvino_export / spec.openvino.xml
+    fast = Sam2Tracker.from_model_dir(
+        openvino_export, backend="openvino", threads=2, backend_options={"precision": "f32", "cache_dir": ""}
+    )
+    for t, frame in enumerate(clip.frames):
+        a, b = exact.track(frame), fast.track(frame)
+        if t == 0:
+            box = clip.box(1)
+            a, b = exact.add_prompt(1, box=box), fast.add_prompt(1, box=box)
+        for obj_id, obj in a.objects.items():
+            logits = obj.low_res_logits
+            scale = max(1.0, float(np.max(np.abs(logits))))
+            assert np.max(np.abs(b.objects[obj_id].low_res_logits - logits)) <= LOGIT_TOL * scale, (t, obj_id)
+
+
+def test_a_changed_ir_file_fails_at_load(openvino_export, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(openvino_export, copy)
+    weights = copy / "openvino" / "mask_decoder.bin"
+    data = bytearray(weights.read_bytes())
+    data[1000] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelDirError, match=r"openvino/mask_decoder\.bin' does not match its SHA-256"):
+        Sam2Tracker.from_model_dir(copy, backend="openvino", backend_options={"cache_dir": ""})
+
+
+@pytest.mark.parametrize(
+    "target, precision, message",
+    [("openvino", "fp16", "--target openvino takes --precision f32, bf16, mixed"),
+     ("qnn", "bf16", "--target qnn takes --precision fp16, w8a8, w8a16"),
+     ("onnx", "mixed", "--precision needs --target qnn")],
+)  # fmt: skip
+def test_export_refuses_a_precision_of_another_target(target, precision, message, tmp_path, capsys):
+    from sam2_ros.export.cli import main as export_main
+
+    args = ["--random-init", "0", "--config", "sam2.1_hiera_t", "--output", str(tmp_path / "out")]
+    assert export_main([*args, "--target", target, "--precision", precision]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------------------- load errors, precision, cache
@@ -288,7 +381,9 @@ def _config(tmp_path, **values):
 
 
 def test_node_builds_the_openvino_options(tmp_path):
-    assert _config(tmp_path, backend="openvino").backend_options == {"device": "CPU", "precision": "f32"}
+    # no precision: the model directory's (an --target openvino export's), else f32
+    assert _config(tmp_path, backend="openvino").backend_options == {"device": "CPU"}
+    assert _config(tmp_path, backend="openvino", openvino_precision="f32").backend_options["precision"] == "f32"
     config = _config(tmp_path, backend="openvino", openvino_device="GPU", openvino_precision="BF16")
     assert config.backend_options == {"device": "GPU", "precision": "bf16"}
     assert _config(tmp_path, backend="openvino", openvino_precision="mixed").backend_options["precision"] == "mixed"
@@ -317,11 +412,21 @@ def test_benchmark_times_openvino_next_to_onnxruntime(model_small, tmp_path):
     (tmp_path / "sam2.1_hiera_t-256-seed0").symlink_to(model_small.model_dir)
     out = tmp_path / "bench.json"
     args = ["--sizes", "256", "--objects", "1", "--frames", "3", "--skip-official", "--skip-rss"]
-    args += ["--backends", "onnxruntime,openvino-f32", "--workdir", str(tmp_path), "--json", str(out)]
-    assert bench.main(args) == 0
-    run = json.loads(out.read_text())["runs"][0]
-    assert set(run["backends"]) == {"onnxruntime", "openvino-f32"}
+    args += ["--backends", "onnxruntime,openvino-f32,openvino-bf16", "--workdir", str(tmp_path), "--json", str(out)]
+    assert bench.main([*args, "--peak-sizes", "256"]) == 0
+    report = json.loads(out.read_text())
+    run = report["runs"][0]
+    assert set(run["backends"]) == {"onnxruntime", "openvino-f32", "openvino-bf16"}
     assert run["backends"]["openvino-f32"]["wall"] > 0
     assert run["backends"]["openvino-f32"]["max_logit_difference"] < 1e-4
+    # the peaks of each precision, with the kernels that reached them, and each stage's share of its peak
+    peaks = report["openvino_peaks"]
+    assert all(peaks[f"{k}_gflops"] > 0 for k in ("f32", "bf16", "int8")), peaks
+    assert any("i8" in k.lower() for k in peaks["kernels"]["int8"]), peaks["kernels"]
+    assert set(run["percent_of_peak"]) == set(run["backends"])
+    assert all(v > 0 for row in run["percent_of_peak"].values() for v in row.values()), run["percent_of_peak"]
+    kernels = run["backends"]["openvino-f32"]["kernels"]
+    assert set(kernels) == {"image_encoder", "mask_decoder", "memory_encoder", "memory_attention"}
+    assert set().union(*kernels.values()) == {"f32"}, kernels
     with pytest.raises(SystemExit):
         bench.main(["--backends", "openvino-fp8"])

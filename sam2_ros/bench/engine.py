@@ -94,6 +94,51 @@ def measure_matmul_peak(
     return {"torch_gflops": best_torch, "numpy_gflops": best_np, "peak_gflops": max(best_torch, best_np)}
 
 
+def _openvino_matmul(size: int, int8: bool):
+    """An OpenVINO model of one (size x size) @ (size x size) product; ``int8`` puts FakeQuantize on both
+    operands (u8 activations, i8 weights), which the CPU plugin turns into an int8 GEMM."""
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    a = ops.parameter([size, size], np.float32, name="a")
+    weights = ops.constant(np.random.default_rng(0).standard_normal((size, size)).astype(np.float32))
+    x = a
+    if int8:
+        lo, hi = ops.constant(np.float32(-4.0)), ops.constant(np.float32(4.0))
+        x = ops.fake_quantize(a, lo, hi, lo, hi, 256)
+        weights = ops.fake_quantize(weights, lo, hi, lo, hi, 255)
+    return ov.Model([ops.matmul(x, weights, False, True)], [a])
+
+
+def measure_openvino_peaks(
+    threads: int, sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 6
+) -> dict[str, Any]:
+    """Best OpenVINO CPU GEMM rates (GFLOP/s, GOP/s for int8): f32, bf16 and int8, measured as the
+    fp32 peak is (square products of 1024-4096, best of all runs), with the kernels that ran."""
+    import openvino as ov
+
+    core = ov.Core()
+    result: dict[str, Any] = {"kernels": {}}
+    for kind, hint, int8 in (("f32", "f32", False), ("bf16", "bf16", False), ("int8", "bf16", True)):
+        best = 0.0
+        for size in sizes:
+            config = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
+            config["INFERENCE_NUM_THREADS"] = str(threads)
+            compiled = core.compile_model(_openvino_matmul(size, int8), "CPU", config)
+            request = compiled.create_infer_request()
+            x = np.random.default_rng(1).uniform(-3, 3, (size, size)).astype(np.float32)
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                request.infer({0: x})
+                best = max(best, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
+        info = [op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops()]
+        result["kernels"][kind] = sorted(
+            {i["primitiveType"].astype(str) for i in info if i["layerType"].astype(str) in ("FullyConnected", "MatMul")}
+        )
+        result[f"{kind}_gflops"] = best
+    return result
+
+
 # ---------------------------------------------------------------------------- flops
 def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dict[str, float]]:
     """FLOPs of each component for one object on a frame with a full memory bank."""
@@ -190,7 +235,19 @@ def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads
         wall = time.perf_counter() - t0
         frames.append({"wall": wall, **{k: result.timings.get(k, 0.0) for k in STAGES}})
         outputs.append({k: v.low_res_logits for k, v in result.objects.items()})
-    return frames, outputs
+    return frames, outputs, compiled_kernels(tracker)
+
+
+def compiled_kernels(tracker) -> dict[str, dict[str, int]]:
+    """Per stage, how many compute layers run at each precision (openvino components; {} elsewhere)."""
+    kernels = {}
+    for name, component in tracker._runner.components.items():
+        if hasattr(component, "kernels"):
+            counts: dict[str, int] = {}
+            for (_, precision), n in component.kernels().items():
+                counts[precision] = counts.get(precision, 0) + n
+            kernels[name] = counts
+    return kernels
 
 
 @contextlib.contextmanager
@@ -322,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"engine backends, comma-separated, the first the reference: {', '.join(ENGINE_BACKENDS)}",
     )
     parser.add_argument("--skip-rss", action="store_true", help="no long-stream RSS runs")
+    parser.add_argument(
+        "--peak-sizes", type=int, nargs="+", default=[1024, 2048, 4096], help="square GEMM sizes of the peaks"
+    )
     parser.add_argument("--workdir", type=Path, default=Path(".cache/bench"))
     parser.add_argument("--json", type=Path, help="write all results here")
     parser.add_argument("--rss-worker", choices=["engine", "official"], help=argparse.SUPPRESS)
@@ -362,9 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     if any(ENGINE_BACKENDS[b][0] == "openvino" for b in backends):
         report["versions"]["openvino"] = __import__("openvino").__version__
-    report["matmul_peak"] = peak = measure_matmul_peak(args.threads)
+    report["matmul_peak"] = peak = measure_matmul_peak(args.threads, tuple(args.peak_sizes))
     print(f"fp32 matmul peak ({args.threads} threads): {peak['peak_gflops']:.1f} GFLOP/s "
           f"(torch {peak['torch_gflops']:.1f}, numpy {peak['numpy_gflops']:.1f})")  # fmt: skip
+    if any(ENGINE_BACKENDS[b][0] == "openvino" for b in backends):
+        report["openvino_peaks"] = ov_peaks = measure_openvino_peaks(args.threads, tuple(args.peak_sizes))
+        print("openvino CPU GEMM peaks: " + ", ".join(
+            f"{k} {ov_peaks[k + '_gflops']:.1f} ({'/'.join(ov_peaks['kernels'][k])})" for k in ("f32", "bf16", "int8")
+        ))  # fmt: skip
     clip = generate_clip(3, num_frames=max(args.frames, 16), height=480, width=640)
     report["runs"] = []
     for size in args.sizes:
@@ -379,8 +444,12 @@ def main(argv: list[str] | None = None) -> int:
             run: dict[str, Any] = {"size": size, "objects": num_objects, "frames": args.frames, "backends": {}}
             eng_out = None
             for backend in backends:
-                frames, out = run_engine(model_dir, clip, num_objects, args.frames, args.threads, backend)
+                frames, out, kernels = run_engine(model_dir, clip, num_objects, args.frames, args.threads, backend)
                 entry: dict[str, Any] = summarise(frames, skip=skip)
+                if kernels:
+                    entry["kernels"] = kernels
+                    print(f"  {backend} compute layers by precision: "
+                          + "; ".join(f"{k} {v}" for k, v in kernels.items()))  # fmt: skip
                 if eng_out is None:
                     eng_out, run["engine"] = out, entry
                 else:
@@ -395,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                 run["max_logit_difference"] = _max_difference(eng_out, ref_out)
             report["runs"].append(run)
             _print_run(run, flops, peak["peak_gflops"])
-            if len(backends) > 1:
+            if len(backends) > 1 or "official" in run:
+                run["percent_of_peak"] = percent_of_peak(run, flops, report)
                 _print_backends(run)
     if not args.skip_rss:
         print(f"\n== RSS over a long stream (image size {args.rss_size}, 1 object) ==")
@@ -424,20 +494,49 @@ def _mask_agreement(outputs: list[dict], reference: list[dict]) -> float:
     return min(float(np.mean((a[k] > 0) == (b[k] > 0))) for a, b in zip(outputs, reference) for k in b)
 
 
+def stage_peak(backend: str, stage: str, report: dict[str, Any]) -> float:
+    """The measured peak (GFLOP/s) a stage on ``backend`` can reach: fp32 for exact mode, bf16 for
+    openvino-bf16 and mixed's other stages, int8 for mixed's image encoder."""
+    fp32 = max(report["matmul_peak"]["peak_gflops"], report.get("openvino_peaks", {}).get("f32_gflops", 0.0))
+    precision = ENGINE_BACKENDS.get(backend, ("", {}))[1].get("precision", "f32")
+    if precision == "mixed" and stage == "image_encoder":
+        return report["openvino_peaks"]["int8_gflops"]
+    if precision in ("bf16", "mixed"):
+        return report["openvino_peaks"]["bf16_gflops"]
+    return fp32
+
+
+def percent_of_peak(run: dict[str, Any], flops: dict[str, dict[str, float]], report: dict[str, Any]) -> dict:
+    """Per backend and stage: achieved GFLOP/s as % of the peak of the precision it runs at."""
+    result: dict[str, dict[str, float]] = {}
+    rows = {**({"meta": run["official"]} if "official" in run else {}), **run["backends"]}
+    for name, entry in rows.items():
+        result[name] = {}
+        for stage in STAGES:
+            per_frame = flops[stage]["total"] * (1 if stage == "image_encoder" else run["objects"])
+            if entry.get(stage, 0) > 0:
+                result[name][stage] = 100 * per_frame / entry[stage] / (stage_peak(name, stage, report) * 1e9)
+    return result
+
+
 def _print_backends(run: dict[str, Any]) -> None:
-    names = list(run["backends"])
-    first = names[0]
-    print(f"\n-- {run['size']} px, {run['objects']} object(s), engine backends (ratio to {first}) --")
-    print(f"  {'stage':17s} " + " ".join(f"{n:>22s}" for n in names))
+    rows = {**({"meta": run["official"]} if "official" in run else {}), **run["backends"]}
+    first = next(iter(rows))
+    print(f"\n-- {run['size']} px, {run['objects']} object(s): seconds per frame (speed-up over {first}) "
+          "and % of the measured peak of the precision each stage runs at --")  # fmt: skip
+    print(f"  {'stage':17s} " + " ".join(f"{n:>26s}" for n in rows))
     for stage in ("wall", *STAGES):
-        ref = run["backends"][first][stage]
-        cells = [
-            f"{run['backends'][n][stage]:9.3f} s ({run['backends'][n][stage] / ref if ref else 0:5.2f}x)" for n in names
-        ]
-        print(f"  {stage:17s} " + " ".join(f"{c:>22s}" for c in cells))
+        ref = rows[first][stage]
+        cells = []
+        for n, entry in rows.items():
+            peak = run.get("percent_of_peak", {}).get(n, {}).get(stage)
+            cell = f"{entry[stage]:7.3f} ({ref / entry[stage] if entry[stage] else 0:4.2f}x)"
+            cells.append(cell + (f" {peak:3.0f}%" if peak is not None else "     "))
+        print(f"  {stage:17s} " + " ".join(f"{c:>26s}" for c in cells))
+    names = list(run["backends"])
     for n in names[1:]:
         entry = run["backends"][n]
-        print(f"  {n}: largest logit difference to {first} {entry['max_logit_difference']:.2e}, "
+        print(f"  {n}: largest logit difference to {names[0]} {entry['max_logit_difference']:.2e}, "
               f"smallest low-res mask agreement {entry['mask_agreement']:.4f}")  # fmt: skip
 
 

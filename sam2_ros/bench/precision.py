@@ -13,7 +13,10 @@ Variants, all on the same held-out clips (``sam2_ros.evaluation``), side by side
   simulator's cost. ``mixed`` is w8a8 for the image encoder and w8a16 for the rest;
 - ``fp16-htp``, ``w8a16-htp``, ``w8a8-htp``, ``mixed-htp``: the QNN context binaries
   (``--target qnn --precision ...``) in Qualcomm's HTP simulator, on fewer clips: it takes
-  seconds per frame.
+  seconds per frame;
+- ``openvino-f32``, ``openvino-bf16``, ``openvino-mixed``: the ``--target openvino --precision
+  mixed`` export (IR, int8 image encoder) on the openvino backend at each precision (fast mode
+  on x86), with each frame's mask agreement with exact mode (ONNX Runtime) on the same clips.
 
 Needs the export environment (torch, sam2) and, for ``fp16-htp``, onnxruntime-qnn.
 """
@@ -28,7 +31,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from sam2_ros.evaluation.evaluate import CONDITIONS, evaluate
+import numpy as np
+
+from sam2_ros.evaluation.evaluate import (
+    CONDITIONS,
+    EVAL_SEED_START,
+    eval_clip,
+    evaluate,
+    score,
+    summarise,
+    track_engine,
+)
 
 
 def _export(checkpoint: Path, config: Path, output: Path, *extra: str) -> Path:
@@ -96,12 +109,58 @@ def _row(name: str, report: dict, clips: int) -> dict:
     }
 
 
+OPENVINO_PRECISIONS = ("f32", "bf16", "mixed")
+
+
+def _frame_agreement(fast, exact) -> list[float]:
+    """Per frame: the fraction of pixels whose object label (mask) is the same in both tracks, over objects."""
+    return [
+        float(np.mean([np.mean(fast.masks[k][t] == exact.masks[k][t]) for k in exact.masks]))
+        for t in range(len(next(iter(exact.masks.values()))))
+    ]
+
+
+def openvino_rows(exact_dir: Path, openvino_dir: Path, clips: int, threads: int) -> list[dict]:
+    """One row per openvino precision: IoU against ground truth (as ``evaluate``) and each frame's
+    mask agreement with exact mode, tracked side by side on the same held-out clips (16 frames)."""
+    from sam2_ros.engine import Sam2Tracker
+
+    exact = Sam2Tracker.from_model_dir(exact_dir, threads=threads)
+    rows = []
+    for precision in OPENVINO_PRECISIONS:
+        start = time.perf_counter()
+        options = {"precision": precision, "cache_dir": ""}
+        fast = Sam2Tracker.from_model_dir(openvino_dir, backend="openvino", threads=threads, backend_options=options)
+        report: dict = {"engine": {}}
+        agreement: dict[str, list[float]] = {}
+        for condition in CONDITIONS:
+            j, f, agree = [], [], []
+            for seed in range(EVAL_SEED_START, EVAL_SEED_START + clips):
+                clip = eval_clip(seed, condition, 16)
+                fast_track, exact_track = track_engine(fast, clip, "click"), track_engine(exact, clip, "click")
+                jj, ff = score(fast_track, clip)
+                j.append(jj)
+                f.append(ff)
+                agree.append(_frame_agreement(fast_track, exact_track))
+            report["engine"][condition] = summarise(np.concatenate(j), np.concatenate(f))
+            agreement[condition] = [a for clip_agreement in agree for a in clip_agreement]
+        row = _row(f"openvino-{precision}", report, clips)
+        for condition, values in agreement.items():
+            row[f"{condition}_min_frame_agreement"] = round(min(values), 4)
+            row[f"{condition}_mean_agreement"] = round(float(np.mean(values)), 4)
+        rows.append(row | {"wall_s": round(time.perf_counter() - start, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.bench.precision", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped one)")
     parser.add_argument("--clips", type=int, default=8, help="held-out clips per condition (CPU variants)")
     parser.add_argument("--simulator-clips", type=int, default=2, help="clips per condition on the HTP simulator")
     parser.add_argument("--no-simulator", action="store_true", help="skip the HTP simulator variants")
+    parser.add_argument("--no-openvino", action="store_true", help="skip the openvino variants")
+    parser.add_argument("--only-openvino", action="store_true", help="only fp32 and the openvino variants")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, help="write the rows as JSON")
     args = parser.parse_args(argv)
@@ -115,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sam2_ros_precision_") as tmp:
         work = Path(tmp)
         fp32 = shipped.exported_dir(folder)
+        if args.only_openvino:
+            report = evaluate(fp32, clips=args.clips, frames=16, prompt="click", threads=args.threads)
+            rows.append(_row("fp32", report, args.clips))
+            openvino = _export(checkpoint, config, work / "openvino", "--target", "openvino", "--precision", "mixed")
+            rows += openvino_rows(fp32, openvino, args.clips, args.threads)
+            return _finish(rows, args.output)
         static = _export(checkpoint, config, work / "static", "--static-shapes")
         bf16 = _export(_bf16_checkpoint(checkpoint, work / "bf16.pt"), config, work / "bf16")
         int8 = _int8_dynamic(fp32, work / "int8")
@@ -135,13 +200,22 @@ def main(argv: list[str] | None = None) -> int:
             report = evaluate(model_dir, clips=clips, frames=16, prompt="click", threads=args.threads, backend=backend)
             rows.append(_row(name, report, clips) | {"wall_s": round(time.perf_counter() - start, 1)})
             print(json.dumps(rows[-1]), flush=True)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(rows, indent=2) + "\n")
+        if not args.no_openvino:
+            openvino = _export(checkpoint, config, work / "openvino", "--target", "openvino", "--precision", "mixed")
+            rows += openvino_rows(fp32, openvino, args.clips, args.threads)
+    return _finish(rows, args.output)
+
+
+def _finish(rows: list[dict], output: Path | None) -> int:
+    """Write the rows (JSON) and print them as a table."""
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(rows, indent=2) + "\n")
     keys = [f"{c}_{k}" for c in CONDITIONS for k in ("frame0_iou", "mean_iou", "J&F")]
-    print("| variant | clips | " + " | ".join(keys) + " |", file=sys.stderr)
+    extra = [f"{c}_{k}" for c in CONDITIONS for k in ("min_frame_agreement", "mean_agreement")]
+    print("| variant | clips | " + " | ".join(keys + extra) + " |", file=sys.stderr)
     for row in rows:
-        cells = " | ".join(f"{row[k]:.3f}" for k in keys)
+        cells = " | ".join(f"{row[k]:.3f}" if k in row else "" for k in keys + extra)
         print(f"| {row['variant']} | {row['clips_per_condition']} | {cells} |", file=sys.stderr)
     return 0
 

@@ -8,7 +8,10 @@ A static-shape directory (``sam2-ros-export --static-shapes`` / ``--target qnn``
 decoder per prompt size instead of one with a dynamic point count: ``mask_decoder.points1``,
 ``mask_decoder.points2``, ... A component compiled for Qualcomm chips also lists its QNN
 context binary (``qnn.context_binary``, run by the ``aidlite`` backend) and the ONNX Runtime
-EPContext wrapper around it (``qnn.epcontext``, run by the ``qnn`` backend).
+EPContext wrapper around it (``qnn.epcontext``, run by the ``qnn`` backend). A directory
+exported with ``--target openvino`` lists each component's OpenVINO IR (``openvino.xml`` and
+``openvino.weights``, plus the image encoder's ``int8_xml`` for precision ``mixed``) and the
+precision it was made for (the top-level ``openvino.precision``, the backend's default).
 """
 
 from __future__ import annotations
@@ -60,6 +63,33 @@ class QnnBinary:
 
 
 @dataclass(frozen=True)
+class OpenVinoIR:
+    """A component as OpenVINO IR (``sam2-ros-export --target openvino``): ``.xml`` graph + ``.bin`` weights.
+
+    ``int8_*`` is the image encoder's int8 IR of precision ``mixed`` (absent elsewhere).
+    """
+
+    xml: str
+    xml_sha256: str
+    weights: str
+    weights_sha256: str
+    int8_xml: str | None = None
+    int8_xml_sha256: str | None = None
+    int8_weights: str | None = None
+    int8_weights_sha256: str | None = None
+
+    def files(self) -> list[tuple[str, str]]:
+        """(relative path, SHA-256) of the IR files."""
+        out = [(self.xml, self.xml_sha256), (self.weights, self.weights_sha256)]
+        if self.int8_xml:
+            out += [(self.int8_xml, self.int8_xml_sha256), (self.int8_weights, self.int8_weights_sha256)]
+        return out  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
     """One exported model file and its interface (``file`` is None for a .bin-only component)."""
 
@@ -70,6 +100,7 @@ class ComponentSpec:
     outputs: tuple[TensorSpec, ...]
     format: str = "onnx"
     qnn: QnnBinary | None = None
+    openvino: OpenVinoIR | None = None
 
     def files(self) -> list[tuple[str, str]]:
         """(relative path, SHA-256) of every file this component lists."""
@@ -78,6 +109,8 @@ class ComponentSpec:
             out.append((self.qnn.context_binary, self.qnn.context_binary_sha256))
             if self.qnn.epcontext:
                 out.append((self.qnn.epcontext, self.qnn.epcontext_sha256))
+        if self.openvino is not None:
+            out.extend(self.openvino.files())
         return out  # type: ignore[return-value]
 
 
@@ -139,6 +172,8 @@ class Manifest:
     host_tensor_shapes: dict[str, tuple[int, ...]]
     random_weights: bool
     source: dict[str, Any] = field(default_factory=dict)
+    # sam2-ros-export --target openvino: {"precision": f32 | bf16 | mixed, "openvino": version}
+    openvino: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, as written to ``model.yaml``."""
@@ -147,6 +182,7 @@ class Manifest:
             "version": self.version,
             "random_weights": self.random_weights,
             "source": dict(self.source),
+            **({"openvino": dict(self.openvino)} if self.openvino else {}),
             "preprocessing": {
                 "image_size": self.settings.image_size,
                 "resize": "PIL bicubic to image_size x image_size (as sam2.utils.misc)",
@@ -178,6 +214,8 @@ def _component_to_dict(spec: ComponentSpec) -> dict[str, Any]:
         out.update(file=spec.file, format=spec.format, sha256=spec.sha256)
     if spec.qnn is not None:
         out["qnn"] = spec.qnn.to_dict()
+    if spec.openvino is not None:
+        out["openvino"] = spec.openvino.to_dict()
     out["inputs"] = [_tensor_to_dict(t) for t in spec.inputs]
     out["outputs"] = [_tensor_to_dict(t) for t in spec.outputs]
     return out
@@ -206,6 +244,30 @@ def _parse_tensor(raw: Any, where: str) -> TensorSpec:
     return TensorSpec(str(name), tuple(shape), str(raw.get("dtype", "float32")))
 
 
+def _parse_openvino(raw: Any, where: str) -> OpenVinoIR | None:
+    if raw is None:
+        return None
+    ir = OpenVinoIR(
+        xml=str(_require(raw, "xml", where)),
+        xml_sha256=str(_require(raw, "xml_sha256", where)),
+        weights=str(_require(raw, "weights", where)),
+        weights_sha256=str(_require(raw, "weights_sha256", where)),
+        **{k: str(raw[k]) for k in ("int8_xml", "int8_xml_sha256", "int8_weights", "int8_weights_sha256") if k in raw},
+    )
+    int8 = (ir.int8_xml, ir.int8_xml_sha256, ir.int8_weights, ir.int8_weights_sha256)
+    if any(v is None for v in int8) and any(v is not None for v in int8):
+        raise ModelDirError(f"{where}: int8_xml, int8_weights and their sha256 go together. {EXPORT_HINT}")
+    return ir
+
+
+def _parse_openvino_section(raw: Any, source: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or str(raw.get("precision")) not in ("f32", "bf16", "mixed"):
+        raise ModelDirError(f"{source}: 'openvino' must be a mapping with precision f32, bf16 or mixed. {EXPORT_HINT}")
+    return dict(raw)
+
+
 def _parse_component(name: str, comp: Any, source: str) -> ComponentSpec:
     where = f"{source}: components.{name}"
     qnn = None
@@ -223,6 +285,7 @@ def _parse_component(name: str, comp: Any, source: str) -> ComponentSpec:
         )
         if (qnn.epcontext is None) != (qnn.epcontext_sha256 is None):
             raise ModelDirError(f"{qwhere}: epcontext and epcontext_sha256 go together. {EXPORT_HINT}")
+    openvino = _parse_openvino(comp.get("openvino"), f"{where}.openvino") if isinstance(comp, dict) else None
     has_file = isinstance(comp, dict) and "file" in comp
     if not has_file and qnn is None:
         _require(comp, "file", where)  # raises: a component needs an ONNX file or a QNN binary
@@ -234,6 +297,7 @@ def _parse_component(name: str, comp: Any, source: str) -> ComponentSpec:
         outputs=tuple(_parse_tensor(t, where) for t in _require(comp, "outputs", where)),
         format=str(comp.get("format", "onnx")),
         qnn=qnn,
+        openvino=openvino,
     )
 
 
@@ -287,6 +351,7 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
         host_tensor_shapes=shapes,
         random_weights=bool(raw.get("random_weights", False)),
         source=dict(raw.get("source") or {}),
+        openvino=_parse_openvino_section(raw.get("openvino"), source),
     )
 
 

@@ -60,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--target",
-        choices=("onnx", "qnn"),
+        choices=("onnx", "qnn", "openvino"),
         default="onnx",
-        help="qnn: static shapes, then QNN context binaries (fp16, HTP) via onnxruntime-qnn; see docs/QUALCOMM.md",
+        help="qnn: static shapes, then QNN context binaries (fp16, HTP) via onnxruntime-qnn, see docs/QUALCOMM.md; "
+        "openvino: OpenVINO IR next to the ONNX files (and an int8 image encoder with --precision mixed), "
+        "see docs/ENGINE.md",
     )
     parser.add_argument(
         "--soc", default="qcs8550", help="with --target qnn: chip preset (qcs8550, sm8550, sm8650, sm8750)"
@@ -75,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--precision",
-        choices=("fp16", "w8a8", "w8a16"),
-        default="fp16",
-        help="with --target qnn: fp16 (default), or quantised weights/activations calibrated on synthetic clips",
+        default=None,
+        help="with --target qnn: fp16 (default), w8a8 or w8a16 (quantised, calibrated on synthetic clips); "
+        "with --target openvino: f32 (default, exact), bf16 or mixed (int8 image encoder, bf16 elsewhere), "
+        "the backend's default precision for this directory",
     )
     parser.add_argument(
         "--component-precision",
@@ -100,6 +103,21 @@ def parse_points(text: str) -> tuple[int, ...]:
     if not points or points[0] < 1 or points[-1] > 64 or 1 not in points:
         raise ExportError(f"--decoder-points must include 1 (tracking) and stay within 1..64, got {text!r}")
     return points
+
+
+TARGET_PRECISIONS = {"onnx": (None,), "qnn": ("fp16", "w8a8", "w8a16"), "openvino": ("f32", "bf16", "mixed")}
+
+
+def check_precision(target: str, precision: str | None) -> str | None:
+    """``--precision`` for ``--target``: checked, or the target's default when not given."""
+    choices = TARGET_PRECISIONS[target]
+    if precision is None:
+        return choices[0]
+    if precision not in choices:
+        if target == "onnx":
+            raise ExportError("--precision needs --target qnn (fp16, w8a8, w8a16) or openvino (f32, bf16, mixed)")
+        raise ExportError(f"--target {target} takes --precision {', '.join(choices)}, got {precision!r}")
+    return precision
 
 
 COMPONENTS = ("image_encoder", "memory_attention", "memory_encoder", "mask_decoder")
@@ -129,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         from sam2_ros.export.writer import check_output_dir
 
         check_output_dir(args.output, args.force)
+        precision = check_precision(args.target, args.precision)
         try:
             import torch
         except ImportError as exc:
@@ -164,8 +183,15 @@ def main(argv: list[str] | None = None) -> int:
 
             def finish(staging, manifest):
                 return compile_model_dir(
-                    staging, manifest, args.soc, args.soc_model, args.htp_arch, args.precision, overrides
+                    staging, manifest, args.soc, args.soc_model, args.htp_arch, precision, overrides
                 )
+        elif args.target == "openvino":
+            from sam2_ros.export.openvino_ir import check_available, convert_model_dir
+
+            check_available(precision)  # fail before the slow export if OpenVINO / NNCF is missing
+
+            def finish(staging, manifest):
+                return convert_model_dir(staging, manifest, precision)
 
         manifest = write_model_dir(
             built, args.output, force=args.force, static_bank=static_bank, decoder_points=points, finish=finish

@@ -17,13 +17,14 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sam2_ros.engine import image_ops
 from sam2_ros.engine.backends import openvino_backend as ovb
 from sam2_ros.engine.errors import ExportError
-from sam2_ros.engine.manifest import load_model_dir, sha256_of
+from sam2_ros.engine.manifest import Manifest, load_model_dir, sha256_of
 from sam2_ros.export.quantize import CALIBRATION_SEED
 
 LOG = logging.getLogger("sam2_ros.export")
@@ -32,11 +33,10 @@ CALIBRATION_CLIPS = 4
 CALIBRATION_FRAMES = 8  # per clip: 32 frames in all
 
 
-def calibration_frames(model_dir: Path, clips: int = CALIBRATION_CLIPS, frames: int = CALIBRATION_FRAMES):
+def calibration_frames(manifest: Manifest, clips: int = CALIBRATION_CLIPS, frames: int = CALIBRATION_FRAMES):
     """The image encoder's inputs (preprocessed frames) for seeded synthetic clips with occlusion."""
     from sam2_ros.evaluation.synthetic import generate_clip
 
-    manifest, _ = load_model_dir(model_dir, verify_hashes=False)
     mean = np.asarray(manifest.pixel_mean, np.float32)
     std = np.asarray(manifest.pixel_std, np.float32)
     size = manifest.settings.image_size
@@ -45,6 +45,34 @@ def calibration_frames(model_dir: Path, clips: int = CALIBRATION_CLIPS, frames: 
         clip = generate_clip(seed, num_frames=frames, num_objects=4, occlusion=True)
         out.extend(image_ops.preprocess(frame, size, mean, std) for frame in clip.frames)
     return out
+
+
+def quantized_encoder(source: Path, manifest: Manifest) -> Any:
+    """The int8 OpenVINO model (``ov.Model``) of the image encoder ONNX file ``source``."""
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as exc:
+        raise ExportError(f"the int8 encoder needs NNCF: pip install -r requirements/openvino.txt ({exc})") from exc
+    frames = calibration_frames(manifest)
+    input_name = manifest.components["image_encoder"].inputs[0].name
+    return nncf.quantize(
+        ov.Core().read_model(str(source)),
+        nncf.Dataset([{input_name: x} for x in frames]),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(frames),
+    )
+
+
+def save_ir(model: Any, target: Path) -> None:
+    """Write ``model`` as ``target`` (.xml) + .bin, f32 weights, the .xml last (readers look for it)."""
+    import openvino as ov
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.stem + ".partial.xml")
+    ov.save_model(model, str(partial), compress_to_fp16=False)
+    partial.with_suffix(".bin").replace(target.with_suffix(".bin"))
+    partial.replace(target)
 
 
 def quantize_image_encoder(model_dir: str | Path, cache_dir: str | Path | None = None, force: bool = False) -> Path:
@@ -62,27 +90,9 @@ def quantize_image_encoder(model_dir: str | Path, cache_dir: str | Path | None =
     target = ovb.int8_encoder_path(cache, spec.sha256 or sha256_of(source))
     if target.is_file() and not force:
         return target
-    try:
-        import nncf
-        import openvino as ov
-    except ImportError as exc:
-        raise ExportError(f"the int8 encoder needs NNCF: pip install -r requirements/openvino.txt ({exc})") from exc
     t0 = time.perf_counter()
-    frames = calibration_frames(model_dir)
-    model = ov.Core().read_model(str(source))
-    quantized = nncf.quantize(
-        model,
-        nncf.Dataset([{spec.inputs[0].name: x} for x in frames]),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(frames),
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.stem + ".partial.xml")
-    ov.save_model(quantized, str(partial), compress_to_fp16=False)
-    partial.with_suffix(".bin").replace(target.with_suffix(".bin"))
-    partial.replace(target)  # the .xml last: the backend looks for it
-    LOG.info("int8 image encoder of %s: %s (%d calibration frames, %.1f s)", model_dir, target, len(frames),
-             time.perf_counter() - t0)  # fmt: skip
+    save_ir(quantized_encoder(source, manifest), target)
+    LOG.info("int8 image encoder of %s: %s (%.1f s)", model_dir, target, time.perf_counter() - t0)
     return target
 
 

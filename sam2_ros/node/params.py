@@ -72,10 +72,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec(
         "openvino_precision",
-        "f32",
+        "",
         _STR,
         "with backend openvino: f32 (exact), bf16 (faster where the CPU has BF16; else f32 with a warning) "
-        "or mixed (int8 image encoder from python -m sam2_ros.export.openvino_int8, bf16 elsewhere)",
+        "or mixed (int8 image encoder, bf16 elsewhere); empty: the model directory's "
+        "(sam2-ros-export --target openvino --precision ...), else f32",
         True,
     ),
     ParameterSpec("backend_threads", 0, _INT, "backend threads; 0 = backend default", True, (0, 256)),
@@ -329,10 +330,10 @@ def read_config(get: Callable[[str], Any]) -> NodeConfig:
         if not device:
             raise ValueError("openvino_device is empty: use CPU, GPU, NPU or another OpenVINO device name")
         precision = str(get("openvino_precision")).strip().lower()
-        if precision not in OPENVINO_PRECISIONS:
+        if precision and precision not in OPENVINO_PRECISIONS:
             choices = f"{', '.join(OPENVINO_PRECISIONS[:-1])} or {OPENVINO_PRECISIONS[-1]}"
-            raise ValueError(f"openvino_precision must be {choices}, got {precision!r}")
-        options.update(device=device, precision=precision)
+            raise ValueError(f"openvino_precision must be {choices} (empty: the model directory's), got {precision!r}")
+        options.update(device=device, **({"precision": precision} if precision else {}))
     return NodeConfig(
         model_dir=path.resolve(),
         backend=backend,

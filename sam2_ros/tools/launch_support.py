@@ -20,7 +20,15 @@ from sam2_ros.node.params import output_topic as node_output_topic
 
 NODE_NAME = "sam2_ros"
 # launch arguments that override the parameter of the same name when given (non-empty)
-OVERRIDE_ARGUMENTS: tuple[str, ...] = ("model_dir", "backend", "aidlite_accelerator", "image_topics", "depth_topics")
+OVERRIDE_ARGUMENTS: tuple[str, ...] = (
+    "model_dir",
+    "backend",
+    "aidlite_accelerator",
+    "openvino_device",
+    "openvino_precision",
+    "image_topics",
+    "depth_topics",
+)
 
 ParameterOverride = str | list[str]
 

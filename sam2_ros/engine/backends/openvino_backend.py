@@ -28,17 +28,19 @@ import logging
 import os
 import re
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import yaml
 
 from sam2_ros.engine.backends.base import Backend, Component
 from sam2_ros.engine.backends.onnxruntime_backend import check_interface
 from sam2_ros.engine.errors import BackendError, ModelDirError
-from sam2_ros.engine.manifest import ComponentSpec, sha256_of
+from sam2_ros.engine.manifest import MANIFEST_NAME, ComponentSpec, sha256_of
 
 LOG = logging.getLogger("sam2_ros.engine")
 
@@ -49,6 +51,7 @@ INSTALL_HINT = (
 PRECISIONS = ("f32", "bf16", "mixed")
 # devices OpenVINO composes from others; they are not in Core.available_devices
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+COMPUTE_LAYERS = ("Convolution", "FullyConnected", "MatMul", "ScaledDotProductAttention")
 _TYPES = {"f32": "tensor(float)", "i32": "tensor(int32)", "i64": "tensor(int64)"}
 _warned_bf16: set[str] = set()  # devices already warned about (one warning per process and device)
 
@@ -155,6 +158,17 @@ class OpenVinoComponent(Component):
         except Exception:  # noqa: BLE001 - a device without the property
             return False
 
+    def kernels(self) -> Counter[tuple[str, str]]:
+        """How many compute layers (convolutions, matrix multiplies) run at each precision, as the
+        device compiled them: ``{("FullyConnected", "u8"): 30, ...}`` (what really runs, not the hint)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for op in self.compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
+            if layer in COMPUTE_LAYERS and "runtimePrecision" in info:
+                counts[(layer, info["runtimePrecision"].astype(str).lower())] += 1
+        return counts
+
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         missing = [name for name in self._input_names if name not in feeds]
         if missing:
@@ -169,7 +183,7 @@ class OpenVinoComponent(Component):
 
 
 class OpenVinoBackend(Backend):
-    """Compiles ``.onnx`` components with OpenVINO (``device``, ``precision``, ``cache_dir`` options)."""
+    """Compiles a model directory's components with OpenVINO (``device``, ``precision``, ``cache_dir`` options)."""
 
     name = "openvino"
 
@@ -179,7 +193,9 @@ class OpenVinoBackend(Backend):
         if unknown:
             raise BackendError(f"unknown openvino option(s) {', '.join(unknown)}: use device, precision, cache_dir")
         self.device = str(self.options.get("device", "CPU")).strip() or "CPU"
-        self.requested_precision = check_precision(self.options.get("precision", "f32"))
+        given = self.options.get("precision")
+        # None or "": the model directory's (openvino.precision of an --target openvino export), else f32
+        self.requested_precision = check_precision(given) if given not in (None, "") else None
         cache = self.options.get("cache_dir")
         self.cache_dir: Path | None = default_cache_dir() if cache is None else (Path(cache) if cache else None)
         try:
@@ -188,8 +204,16 @@ class OpenVinoBackend(Backend):
             raise BackendError(f"{INSTALL_HINT} ({exc})") from exc
         self._core = ov.Core()
         check_device(self.device, self._core.available_devices)
+        self.precision: str | None = None
+        self.hint = "f32"
+        if self.requested_precision is not None:
+            self._settle(self.requested_precision)
+
+    def _settle(self, requested: str) -> None:
+        """Fix the precision (and the compile hint) from the requested one and the device's capabilities."""
+        self.requested_precision = requested
         capabilities = self._capabilities()
-        self.precision = effective_precision(self.requested_precision, capabilities, self.device)
+        self.precision = effective_precision(requested, capabilities, self.device)
         # mixed: the components other than the int8 encoder run bf16 where the device has BF16
         self.hint = ("bf16" if "BF16" in capabilities else "f32") if self.precision == "mixed" else self.precision
 
@@ -216,15 +240,24 @@ class OpenVinoBackend(Backend):
             return None
         return self.cache_dir / re.sub(r"[^A-Za-z0-9_.-]", "_", f"{self.device}-{self.precision}")
 
-    def load(self, model_dir: Path, spec: ComponentSpec) -> Component:
+    def source_path(self, model_dir: Path, spec: ComponentSpec) -> Path:
+        """The file OpenVINO compiles for ``spec``: its IR if the directory has one, else its ONNX file;
+        the int8 IR for the image encoder in precision ``mixed``."""
+        if self.precision is None:
+            self._settle(exported_precision(model_dir) or "f32")
+        if self.precision == "mixed" and spec.name == "image_encoder":
+            return self._int8_encoder(model_dir, spec)
+        if spec.openvino is not None:
+            return model_dir / spec.openvino.xml
         if spec.file is None or spec.format != "onnx":
             raise ModelDirError(
                 f"{model_dir}: component {spec.name} has no ONNX file (a .bin-only directory): "
                 "use backend aidlite on the device, or export the model with sam2-ros-export"
             )
-        path = model_dir / spec.file
-        if self.precision == "mixed" and spec.name == "image_encoder":
-            path = self._int8_encoder(model_dir, spec)
+        return model_dir / spec.file
+
+    def load(self, model_dir: Path, spec: ComponentSpec) -> Component:
+        path = self.source_path(model_dir, spec)
         if self.cache_dir is not None:
             self.compiled_cache_dir().mkdir(parents=True, exist_ok=True)
         try:
@@ -236,17 +269,38 @@ class OpenVinoBackend(Backend):
         return OpenVinoComponent(spec, compiled)
 
     def _int8_encoder(self, model_dir: Path, spec: ComponentSpec) -> Path:
+        if spec.openvino is not None and spec.openvino.int8_xml:
+            return model_dir / spec.openvino.int8_xml
+        hint = (
+            "export the model with sam2-ros-export ... --target openvino --precision mixed, "
+            f"or run python -m sam2_ros.export.openvino_int8 {model_dir}"
+        )
         if self.cache_dir is None:
-            raise BackendError("openvino precision mixed needs a cache_dir: the int8 image encoder is kept there")
+            raise BackendError(
+                f"openvino precision mixed: {model_dir} has no int8 image encoder and cache_dir is off: {hint}"
+            )
         path = int8_encoder_path(self.cache_dir, spec.sha256 or sha256_of(model_dir / spec.file))
         if not path.is_file():
             raise ModelDirError(
-                f"{model_dir}: no int8 image encoder for precision mixed ({path} is missing): run "
-                f"python -m sam2_ros.export.openvino_int8 {model_dir} --cache-dir {self.cache_dir}"
+                f"{model_dir}: no int8 image encoder for precision mixed (not in the model directory, and "
+                f"{path} is missing): {hint} --cache-dir {self.cache_dir}"
             )
         return path
 
     def describe(self) -> str:
+        if self.precision is None:
+            return f"openvino ({self.device}, the model directory's precision)"
         if self.precision == "mixed":
             return f"openvino ({self.device}, mixed: int8 image encoder, {self.hint} elsewhere)"
         return f"openvino ({self.device}, {self.precision})"
+
+
+def exported_precision(model_dir: Path) -> str | None:
+    """The precision ``sam2-ros-export --target openvino`` recorded in ``model_dir`` (None: not such an export)."""
+    try:
+        raw = yaml.safe_load((Path(model_dir) / MANIFEST_NAME).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    section = raw.get("openvino") if isinstance(raw, dict) else None
+    value = section.get("precision") if isinstance(section, dict) else None
+    return str(value) if value in PRECISIONS else None
