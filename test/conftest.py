@@ -6,6 +6,7 @@ test that needs it) in a pytest temporary directory.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EXPORTING_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("simulator"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def aidlite(monkeypatch):
+    """Install the aidlite TEST DOUBLE (test/aidlite_double.py) as the ``aidlite`` module."""
+    import aidlite_double
+
+    aidlite_double.calls.clear()
+    aidlite_double.sources.clear()
+    monkeypatch.setitem(sys.modules, "aidlite", aidlite_double)
+    return aidlite_double
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aidlite_double
 import numpy as np
 import pytest
 
@@ -25,15 +24,6 @@ from sam2_ros.tools.device_report import REPORT_SCHEMA, format_report, validate
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--runs", "2", "--frames", "2", "-q"]
-
-
-@pytest.fixture
-def aidlite(monkeypatch):
-    """Install the aidlite TEST DOUBLE as the ``aidlite`` module."""
-    aidlite_double.calls.clear()
-    aidlite_double.sources.clear()
-    monkeypatch.setitem(sys.modules, "aidlite", aidlite_double)
-    return aidlite_double
 
 
 def run(tmp_path: Path, *args: str) -> tuple[dict, int, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import aidlite_double
 import numpy as np
 import pytest
 from test_parity import LOGIT_TOL, run_scenario
@@ -22,15 +21,6 @@ from sam2_ros.evaluation.synthetic import generate_clip
 
 # fp16 on the HTP against fp32 on the CPU: largest absolute difference, relative to max(1, |fp32|).
 FP16_TOLERANCE = 2e-2
-
-
-@pytest.fixture
-def aidlite(monkeypatch):
-    """Install the aidlite TEST DOUBLE as the ``aidlite`` module."""
-    aidlite_double.calls.clear()
-    aidlite_double.sources.clear()
-    monkeypatch.setitem(sys.modules, "aidlite", aidlite_double)
-    return aidlite_double
 
 
 def component_inputs(model_dir, names=("memory_encoder", "mask_decoder.points1", "mask_decoder.points2")):
