@@ -5,6 +5,7 @@ over DDS by the player process (the process tests are `slow`)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -463,3 +464,43 @@ def test_a_recorded_synthetic_clip_through_the_real_node(client, model_small, tm
     assert ids[500] in ({}, {1: "disc"}) and ids[501] == {1: "disc"}  # time 0.0 -> the first image
     assert ids[502] in ({1: "disc"}, {1: "disc", 2: ""})  # time 1.2 s -> the image recorded at 1.0 s
     assert ids[503] == ids[504] == ids[505] == {1: "disc", 2: ""}
+
+
+# A shell script starts the player in the background (`player ... &`, later `kill -INT $!`): the child then
+# inherits SIGINT ignored (POSIX shells without job control do that). Set here as such a shell sets it.
+AS_A_SCRIPT = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "runpy.run_module('sam2_ros.tools.player', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("source", "signame"), [("clip", "SIGINT"), ("bag", "SIGINT"), ("clip", "SIGTERM")])
+def test_player_stops_cleanly_on_a_signal_while_publishing(client, bag_paths, source, signame):
+    """SIGINT or SIGTERM from a script while frames go out: the player stops publishing, shuts down in order and
+    exits 0, without a traceback. (rclpy's own handlers invalidated the context at once and, with SIGINT
+    inherited ignored or on SIGTERM, no KeyboardInterrupt followed: the next publish died with RCLError.)"""
+    from sensor_msgs.msg import Image
+
+    ns = namespace()
+    client.subscribe(f"{ns}/image", Image)
+    if source == "clip":
+        args = ["--synthetic", "3", "--width", "64", "--height", "48", "--max-frames", "400", "--rate", "20"]
+    else:
+        args = ["--bag", str(bag_paths["mcap"]), "--bag-image", IMAGE, "--rate", "2"]
+    cmd = [sys.executable, "-c", AS_A_SCRIPT, *args, "--topic", f"{ns}/image", "--wait-subscribers", "30"]
+    proc = subprocess.Popen(cmd, env=ros_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        wait_until(lambda: len(client.messages(f"{ns}/image")) >= 2, TIMEOUT, "the player's first frames")
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "RCLError" not in err, err
+    assert "; stopped by a signal" in err, err
+    sent = int(err.split("[player] published ")[1].split()[0])
+    assert 2 <= sent < (400 if source == "clip" else FRAMES), err  # stopped early, and said how far it got

@@ -8,6 +8,7 @@ embedded in the bag, nothing from a ROS install) and, where installed, with Foxg
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -174,23 +175,78 @@ def test_a_bag_never_overwrites(tmp_path):
     assert record.main(["--output", str(tmp_path / "x.mcap")]) == 2
 
 
-def test_output_selection():
+def test_output_selection_by_name():
+    """The demo's selector (it knows its topic names)."""
     select = output_selector("/robot/sam2", record.OUTPUT_KINDS, [record.DIAGNOSTICS])
     for topic in ("/robot/sam2/mask", "/robot/sam2/left/tracked_objects", "/robot/sam2/label_info", "/diagnostics"):
         assert select(topic), topic
     for topic in ("/robot/sam2/image", "/robot/mask", "/robot/sam2/a/b/mask", "/other/mask", "/robot/sam2/maskx"):
         assert not select(topic), topic
-    args = record.build_parser().parse_args(["--namespace", "robot/sam2", "--inputs"])
-    assert record.selector(args)("/robot/sam2/image") and record.selector(args)("/robot/sam2/mask")
-    args = record.build_parser().parse_args(["--namespace", "/ns", "--topics", "mask", "/abs"])
-    assert [record.selector(args)(t) for t in ("/ns/mask", "/abs", "/ns/tracked_objects", "/diagnostics")] == [
-        True,
-        True,
-        False,
-        False,
-    ]
     root = output_selector("", ("mask",))
     assert root("/mask") and root("/left/mask") and not root("/a/b/mask")
+
+
+class FakeGraph:
+    """The two graph queries of an rclpy Node, answered from dicts (node name, namespace) -> [(topic, types)]; a
+    node exists once it has publishers (every rclpy node has /rosout)."""
+
+    def __init__(self) -> None:
+        self.publishers: dict[tuple[str, str], list] = {}
+        self.subscriptions: dict[tuple[str, str], list] = {}
+
+    def _get(self, table: dict, name: str, namespace: str) -> list:
+        from rclpy.node import NodeNameNonExistentError
+
+        if (name, namespace) not in self.publishers:  # as rclpy answers for a node not (yet) in the graph
+            raise NodeNameNonExistentError(f"no node {namespace} {name}")
+        return table.get((name, namespace), [])
+
+    def get_publisher_names_and_types_by_node(self, name: str, namespace: str) -> list:
+        return self._get(self.publishers, name, namespace)
+
+    def get_subscriber_names_and_types_by_node(self, name: str, namespace: str) -> list:
+        return self._get(self.subscriptions, name, namespace)
+
+
+def test_recorded_topics_are_what_the_graph_says_the_node_has():
+    """sam2-ros-record selects the node's publishers and (--inputs) its subscriptions as the graph reports them,
+    wherever they are; the set grows as the node configures and activates; ROS's own topics are left out."""
+    image, depth = "/camera/image_raw", "/camera/aligned_depth_to_color/image_raw"
+    info = "/camera/aligned_depth_to_color/camera_info"
+    graph = FakeGraph()
+    select = record.selector(record.build_parser().parse_args(["--namespace", "robot/sam2", "--inputs"]))
+    assert select.full_name == "/robot/sam2/sam2_ros"
+    assert select.update(graph) is False and not select(image)  # not up yet
+    unconfigured = [("/rosout", ["rcl_interfaces/msg/Log"]),
+                    ("/parameter_events", ["rcl_interfaces/msg/ParameterEvent"]),
+                    ("/robot/sam2/sam2_ros/transition_event", ["lifecycle_msgs/msg/TransitionEvent"])]  # fmt: skip
+    graph.publishers[("sam2_ros", "/robot/sam2")] = unconfigured
+    assert select.update(graph) is True and select.found and select.topics == set()
+    outputs = ["/robot/sam2/mask", "/robot/sam2/tracked_objects", "/robot/sam2/markers", "/diagnostics"]
+    graph.publishers[("sam2_ros", "/robot/sam2")] = unconfigured + [(t, ["x/msg/Y"]) for t in outputs]
+    assert select.update(graph) is False  # found before
+    assert all(select(t) for t in outputs) and not select(image)  # configured: outputs, no inputs yet
+    inputs = [image, depth, info, "/robot/sam2/prompt", "/robot/sam2/detections", f"{image}_mouse_left", "/clock"]
+    graph.subscriptions[("sam2_ros", "/robot/sam2")] = [(t, ["x/msg/Y"]) for t in inputs]
+    select.update(graph)
+    assert all(select(t) for t in outputs + inputs[:-1])  # active: its inputs too, however deep their names
+    graph.subscriptions.clear()
+    select.update(graph)
+    assert select(depth) and select(info)  # deactivated: what was recorded stays recorded
+    for topic in ("/rosout", "/parameter_events", "/clock", "/robot/sam2/sam2_ros/transition_event", "/robot/sam2/x"):
+        assert not select(topic), topic
+    # without --inputs only the outputs; another name with --node; --topics instead of the outputs
+    outputs_only = record.selector(record.build_parser().parse_args(["--namespace", "/robot/sam2"]))
+    outputs_only.update(graph)
+    assert outputs_only("/robot/sam2/mask") and not outputs_only(image) and not outputs_only("/robot/sam2/prompt")
+    renamed = record.selector(record.build_parser().parse_args(["--node", "tracker"]))
+    assert renamed.full_name == "/tracker" and renamed.update(graph) is False
+    graph.publishers[("tracker", "/")] = [("/mask", ["sensor_msgs/msg/Image"])]
+    assert renamed.update(graph) and renamed("/mask")
+    args = record.build_parser().parse_args(["--namespace", "/ns", "--topics", "mask", "/abs"])
+    named = record.selector(args)
+    named.update(graph)
+    assert [named(t) for t in ("/ns/mask", "/abs", "/ns/tracked_objects", "/diagnostics")] == [True, True, False, False]
 
 
 def test_requested_qos_matches_every_publisher():
@@ -278,6 +334,113 @@ def test_record_tool_records_a_live_node(client, shipped_dir, tmp_path):
     assert messages[node.topic("label_info")]
     assert {q.durability.name for q in qos[node.topic("label_info")]} == {"TRANSIENT_LOCAL"}
     assert any(o.object_id == 1 for _, m in messages[objects] for o in m.objects)
+
+
+def depth_msg(metres, stamp_sec: int, frame_id: str = "camera_depth"):
+    """A 16UC1 depth image (millimetres)."""
+    import numpy as np
+    from sensor_msgs.msg import Image
+
+    values = np.round(metres * 1000).astype("<u2")
+    msg = Image(height=values.shape[0], width=values.shape[1], encoding="16UC1", step=values.shape[1] * 2)
+    msg.data = values.tobytes()
+    msg.header.stamp.sec, msg.header.frame_id = stamp_sec, frame_id
+    return msg
+
+
+def info_msg(intrinsics, width: int, height: int, stamp_sec: int, frame_id: str = "camera_depth"):
+    from sensor_msgs.msg import CameraInfo
+
+    fx, fy, cx, cy = intrinsics
+    msg = CameraInfo(width=width, height=height, k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0])
+    msg.header.stamp.sec, msg.header.frame_id = stamp_sec, frame_id
+    return msg
+
+
+@pytest.mark.slow
+def test_record_inputs_records_what_the_node_subscribes_to_wherever_it_is(client, shipped_dir, tmp_path):
+    """--inputs with a camera's own topics (absolute, three levels deep, as a RealSense names them): the bag holds
+    the colour image, the aligned depth image and its camera_info, the prompts and detections, and every output
+    (3D ones included). The recorder starts first: it waits for the node and picks up the inputs, which the node
+    subscribes to only once active."""
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection2DArray
+
+    clip = generate_clip(12, num_frames=4, num_objects=1, occlusion=False, depth=True)
+    camera = f"/camera_{os.getpid()}"  # a camera of this test session
+    image_topic, depth_topic = f"{camera}/image_raw", f"{camera}/aligned_depth_to_color/image_raw"
+    info_topic = f"{camera}/aligned_depth_to_color/camera_info"
+    bag = tmp_path / "inputs.mcap"
+    ns = f"/test{os.getpid()}_{NodeProcess._count + 1}"  # the namespace of the next NodeProcess
+    cmd = [sys.executable, "-m", "sam2_ros.tools.record", "--namespace", ns, "--inputs", "--duration", "300"]
+    proc = subprocess.Popen([*cmd, "--output", str(bag)], env=ros_environment(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    node = None
+    started = time.time_ns()
+    try:
+        time.sleep(2.0)  # the recorder is up, waiting for a node that is not there yet
+        params = {"image_topics": [image_topic], "depth_topics": [depth_topic], "depth_reliability": "reliable"}
+        node = NodeProcess(tmp_path, shipped_dir, params)
+        assert node.ns == ns
+        objects = node.topic("tracked_objects")
+        client.subscribe(objects, client.types["objects"])
+        pubs = {
+            image_topic: client.publisher(image_topic, Image),
+            depth_topic: client.publisher(depth_topic, Image),
+            info_topic: client.publisher(info_topic, CameraInfo),
+            node.topic("prompt"): client.publisher(node.topic("prompt"), client.types["prompt"]),
+            node.topic("detections"): client.publisher(node.topic("detections"), Detection2DArray),
+        }
+        outputs = [node.topic(k) for k in ("mask", "tracked_objects", "tracked_detections", "label_info", "overlay",
+                                           "markers", "tracked_detections_3d", "object_points")]  # fmt: skip
+
+        def everyone_listens() -> bool:  # the node and the recorder on the inputs, the recorder on the outputs
+            return (all(pub.get_subscription_count() >= 2 for pub in pubs.values())
+                    and client.node.count_subscribers(objects) >= 2
+                    and all(client.node.count_subscribers(t) >= 1 for t in outputs))  # fmt: skip
+
+        wait_until(everyone_listens, TIMEOUT, "the node and the recorder on every topic")
+        height, width = clip.frames.shape[1:3]
+        for t in range(len(clip.frames)):
+            pubs[info_topic].publish(info_msg(clip.intrinsics, width, height, t + 1))
+            pubs[depth_topic].publish(depth_msg(clip.depth[t], t + 1))
+            pubs[image_topic].publish(image_msg(clip.frames[t], t + 1))
+            detections = Detection2DArray()
+            detections.header.stamp.sec = t + 1
+            pubs[node.topic("detections")].publish(detections)
+            if t == 0:
+                pubs[node.topic("prompt")].publish(prompt_msg(1, 1, box=clip.box(1), label="blob"))
+            wait_until(lambda t=t: any(m.header.stamp.sec == t + 1 for m in client.messages(objects)), TIMEOUT,
+                       f"the output of frame {t + 1}")  # fmt: skip
+        positioned = [m for m in client.messages(objects) if any(o.has_position for o in m.objects)]
+        assert positioned, "no 3D position: the depth did not reach the node"
+        time.sleep(1.0)  # the last outputs reach the recorder too
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if node is not None:
+            assert node.stop() == 0, node.log()[-3000:]
+    assert proc.returncode == 0, err
+    assert f"found node {ns}/sam2_ros" in err, err
+    types, _, messages = read_bag(bag)
+    frames = [(t + 1) * 10**9 for t in range(len(clip.frames))]
+    assert types[image_topic] == types[depth_topic] == "sensor_msgs/msg/Image"
+    assert types[info_topic] == "sensor_msgs/msg/CameraInfo"
+    assert [stamp(m) for _, m in messages[image_topic]] == frames
+    assert [stamp(m) for _, m in messages[depth_topic]] == frames
+    assert [stamp(m) for _, m in messages[info_topic]] == frames
+    assert bytes(messages[depth_topic][0][1].data) == depth_msg(clip.depth[0], 1).data.tobytes()
+    assert messages[info_topic][0][1].k[0] == clip.intrinsics[0]
+    assert [m.object_id for _, m in messages[node.topic("prompt")]] == [1]
+    assert [stamp(m) for _, m in messages[node.topic("detections")]] == frames
+    for topic in outputs + ["/diagnostics"]:
+        assert messages[topic], (topic, sorted(types))
+    assert any(o.has_position for _, m in messages[objects] for o in m.objects)
+    assert not {"/rosout", "/parameter_events", f"{ns}/sam2_ros/transition_event"} & set(types), sorted(types)
+    assert all(started < t < time.time_ns() for topic in messages for t, _ in messages[topic])
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ record, each topic's QoS and each type's definition). Chunks are zstd-compressed
 topics of a live graph that a predicate selects, as their publishers appear, and writes each message
 at its receive time. Like ``ros2 bag record`` it asks for what the publishers offer (reliable only if
 all are, transient local only if all are: a latched ``label_info`` is received and replayed latched)
-and stores their QoS as ``offered_qos_profiles``.
+and stores their QoS as ``offered_qos_profiles``. :class:`NodeInterface` is such a predicate: the
+topics one node publishes and subscribes to, as the ROS graph reports them.
 
 Message definitions come from the ``.msg`` files installed with each type's Python code (the
 typesupport that serialized the bytes), else the ament index, ``sys.prefix/share``, or this
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from rosbags.interfaces import Connection
     from rosbags.typesys.store import Typestore
 
+INFRASTRUCTURE_TOPICS = ("/rosout", "/parameter_events", "/clock")  # every node's; never part of its interface
+LIFECYCLE_TOPICS = ("transition_event",)  # a lifecycle node's own, under its name (~/transition_event)
 BAG_VERSION = 9  # rosbag2 metadata version of Jazzy and later
 DEFAULT_STORE = Stores.ROS2_KILTED  # the pip stack's distro (requirements/ros.txt); $ROS_DISTRO wins
 PREREGISTERED = (PACKAGE, "vision_msgs")  # packages whose .msg files every typestore holds
@@ -267,11 +270,58 @@ def _type_hash(info: Any) -> str | None:
     return "RIHS01_" + bytes(value).hex()
 
 
+class NodeInterface:
+    """The topics one node publishes (``outputs``) and subscribes to (``inputs``), asked from the ROS graph,
+    plus ``extra`` topic names: a ``select`` predicate for :class:`BagRecorder`, which calls :meth:`update`
+    at every poll.
+
+    Not recorded: ``/rosout``, ``/parameter_events``, ``/clock`` and the node's ``~/transition_event``. The set
+    only grows: a topic that appears later (subscriptions made at activation, publishers at configure) is added
+    when it appears, and one that goes (deactivation) stays, for the whole recording.
+    """
+
+    def __init__(self, name: str, namespace: str = "", outputs: bool = True, inputs: bool = False,
+                 extra: Iterable[str] = ()) -> None:  # fmt: skip
+        self.name = name
+        self.namespace = "/" + namespace.strip("/") if namespace.strip("/") else ""
+        self.outputs, self.inputs = outputs, inputs
+        self.topics: set[str] = set(extra)
+        self.found = False  # the node has been seen in the graph
+        self._excluded = {*INFRASTRUCTURE_TOPICS, *(f"{self.full_name}/{t}" for t in LIFECYCLE_TOPICS)}
+
+    @property
+    def full_name(self) -> str:
+        """The node's fully qualified name, ``/ns/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    def update(self, graph: Any) -> bool:
+        """Add the node's current publishers and subscriptions as ``graph`` (an rclpy Node) sees them; True the
+        first time the node is found."""
+        from rclpy.node import NodeNameNonExistentError
+
+        if not (self.outputs or self.inputs):
+            return False
+        namespace = self.namespace or "/"
+        try:
+            found = graph.get_publisher_names_and_types_by_node(self.name, namespace) if self.outputs else []
+            if self.inputs:
+                found = [*found, *graph.get_subscriber_names_and_types_by_node(self.name, namespace)]
+        except NodeNameNonExistentError:  # not up yet, or gone
+            return False
+        self.topics.update(topic for topic, _ in found if topic not in self._excluded)
+        first, self.found = not self.found, True
+        return first
+
+    def __call__(self, topic: str) -> bool:
+        return topic in self.topics
+
+
 class BagRecorder:
     """An rclpy node that records the selected topics of the live graph into a :class:`BagWriter`.
 
-    ``select(topic)`` picks topics; the graph is polled every ``poll_s`` and each selected topic is
-    subscribed (raw) once it has a publisher. Spins in its own thread until :meth:`close`.
+    ``select(topic)`` picks topics (a :class:`NodeInterface` is updated from the graph first); the graph is
+    polled every ``poll_s`` and each selected topic is subscribed (raw) once it has a publisher. Spins in its
+    own thread until :meth:`close`.
     """
 
     def __init__(
@@ -304,6 +354,8 @@ class BagRecorder:
         return list(self._subs)
 
     def _discover(self) -> None:
+        if isinstance(self.select, NodeInterface) and self.select.update(self.node):
+            self.log(f"found node {self.select.full_name}")
         for topic, types in self.node.get_topic_names_and_types():
             if topic in self._subs or topic in self.skipped or not types or not self.select(topic):
                 continue
@@ -352,7 +404,8 @@ class BagRecorder:
 
 
 def output_selector(namespace: str, kinds: Iterable[str], extra: Iterable[str] = ()) -> Callable[[str], bool]:
-    """Selects ``<ns>/<kind>`` and ``<ns>/<stream>/<kind>`` for each kind, and the ``extra`` topic names."""
+    """Selects ``<ns>/<kind>`` and ``<ns>/<stream>/<kind>`` for each kind, and the ``extra`` topic names (by
+    name only: for topics whose names are known, as the demo's; a node's own are :class:`NodeInterface`'s)."""
     prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
     kinds, exact = frozenset(kinds), frozenset(extra)
 

@@ -17,7 +17,9 @@ followed by a scripted detector's ``vision_msgs/Detection2DArray`` for it, stamp
 (:mod:`sam2_ros.tools.scripted_detector`: the clip's ground-truth boxes plus noise).
 Images, prompts and detections are published reliably; before it exits the player waits
 (``--ack-timeout``) until every reliable subscriber has acknowledged them, so the last frames
-and prompts are not lost with the process.
+and prompts are not lost with the process. SIGINT (Ctrl-C) or SIGTERM stops it in order
+(:mod:`sam2_ros.tools.orderly_stop`): no message after the signal, then the node and the context
+go, exit code 0.
 
 A rosbag2 recording (``--bag``: a bag folder, with or without metadata.yaml, or one ``.mcap`` /
 ``.db3`` file; read with ``rosbags``, :mod:`sam2_ros.tools.bag_source`) plays its image topic
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from sam2_ros.tools.media import load_image_folder, load_prompt_script, load_prompts, load_video
+from sam2_ros.tools.orderly_stop import ros_context, stop_on_signals
 from sam2_ros.tools.scripted_detector import detect, detection_array
 
 IMAGE_DEPTH = 10  # reliable readers get every frame unless they fall this many frames behind
@@ -156,19 +160,38 @@ def reliable(depth: int) -> Any:
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def wait_for_subscribers(args: argparse.Namespace, image_pub: Any, others: list[tuple[Any, str, bool]]) -> None:
-    """Wait (``--wait-subscribers``) for the image readers and one reader of each of ``others``
-    ((publisher, topic, warn when none)), then a little more for discovery to settle."""
+def wait_for_subscribers(args: argparse.Namespace, image_pub: Any, others: list[tuple[Any, str, bool]],
+                         stop: threading.Event | None = None) -> None:  # fmt: skip
+    """Wait (``--wait-subscribers``, or until ``stop``) for the image readers and one reader of each of
+    ``others`` ((publisher, topic, warn when none)), then a little more for discovery to settle."""
+    stop = stop or threading.Event()
     deadline = time.monotonic() + args.wait_subscribers
     while time.monotonic() < deadline and (
         image_pub.get_subscription_count() < args.min_subscribers
         or any(pub.get_subscription_count() == 0 for pub, _, _ in others)
     ):
-        time.sleep(0.05)
+        if stop.wait(0.05):
+            return
     for pub, topic, warn in others:
         if warn and pub.get_subscription_count() == 0:
             print(f"[player] WARNING: nobody subscribes to {topic}", file=sys.stderr)
-    time.sleep(0.5)  # let the matched readers finish discovery too
+    stop.wait(0.5)  # let the matched readers finish discovery too
+
+
+def wait_acknowledged(publishers: list[Any], timeout_s: float, stop: threading.Event) -> bool | None:
+    """Wait until every reliable reader has acknowledged what ``publishers`` sent: True, False after
+    ``timeout_s``, None when ``stop`` came first (checked every 0.1 s)."""
+    from rclpy.duration import Duration
+
+    deadline = time.monotonic() + timeout_s
+    pending = list(publishers)
+    while pending:
+        if stop.is_set():
+            return None
+        pending = [pub for pub in pending if not pub.wait_for_all_acked(Duration(seconds=0.1))]
+        if pending and time.monotonic() >= deadline:
+            return False
+    return True
 
 
 def print_topics(path: Path) -> int:
@@ -244,8 +267,9 @@ def timed_prompts(bag: Any, image_topic: str, times: list[tuple[float, dict[str,
     return prompts
 
 
-def play_bag(args: argparse.Namespace) -> int:
-    """Play a recording (``--bag``); 0 when everything was delivered, 1 when some was not acknowledged."""
+def play_bag(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Play a recording (``--bag``) until its end or ``stop``; 0 when everything was delivered (or it was
+    stopped), 1 when some was not acknowledged."""
     from sam2_ros.tools import bag_source as bags
 
     script = load_prompt_script(args.prompts)
@@ -265,88 +289,95 @@ def play_bag(args: argparse.Namespace) -> int:
             topics = [t for t in (image_topic, args.bag_depth, args.bag_camera_info) if t]
             if len(set(topics)) < len(topics):
                 raise bags.BagError(f"one topic in two roles (image, depth, camera info): {topics}")
-            return _play(args, bag.messages(topics), image_topic, compressed, prompts)
+            return _play(args, bag.messages(topics), image_topic, compressed, prompts, stop or threading.Event())
     except bags.BagError as exc:
         raise SystemExit(f"[player] {exc}") from None
 
 
 def _play(args: argparse.Namespace, messages: Any, image_topic: str, compressed: bool,
-          prompts: dict[int, list[dict[str, Any]]]) -> int:  # fmt: skip
-    """Publish a bag's messages (:class:`sam2_ros.tools.bag_source.BagMessage`, time order) in time."""
+          prompts: dict[int, list[dict[str, Any]]], stop: threading.Event) -> int:  # fmt: skip
+    """Publish a bag's messages (:class:`sam2_ros.tools.bag_source.BagMessage`, time order) in time, until ``stop``."""
     import rclpy
-    from rclpy.duration import Duration
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
     from sam2_ros.msg import Prompt
     from sam2_ros.tools.bag_source import deserialize
 
-    rclpy.init()
-    node = rclpy.create_node("sam2_ros_player")
-    keep = args.keep_compressed
-    image_out = f"{args.topic}/compressed" if keep else args.topic
-    image_pub = node.create_publisher(CompressedImage if keep else Image, image_out, reliable(IMAGE_DEPTH))
-    prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
-    pubs = {image_topic: image_pub}
-    others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
-    if args.bag_depth:
-        pubs[args.bag_depth] = node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH))
-        others.append((pubs[args.bag_depth], args.depth_topic, True))
-    if args.bag_camera_info:
-        pubs[args.bag_camera_info] = node.create_publisher(CameraInfo, args.camera_info_topic, reliable(10))
-        others.append((pubs[args.bag_camera_info], args.camera_info_topic, True))
-    wait_for_subscribers(args, image_pub, others)
-    n = skipped = 0
-    counts = dict.fromkeys(pubs, 0)
-    start = first_ns = None
-    delivered = None
-    try:
-        for recorded in messages:
-            is_image = recorded.topic == image_topic
-            if is_image and args.max_frames is not None and n >= args.max_frames:
-                break
-            if start is None:
-                start, first_ns = time.monotonic(), recorded.time_ns
-            if args.rate is None:  # as recorded
-                time.sleep(max(0.0, start + (recorded.time_ns - first_ns) / 1e9 - time.monotonic()))
-            elif is_image:  # images at --rate, the other topics right after the image before them
-                time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
-            msg = deserialize(recorded)
-            if is_image:
-                out = decode_compressed(msg) if compressed and not keep else msg
-                if out is None:
-                    skipped += 1
-                    print(f"[player] WARNING: cannot decode image {n} ({msg.format!r}); skipped", file=sys.stderr)
+    if stop.is_set():
+        return 0
+    with ros_context() as context:
+        node = rclpy.create_node("sam2_ros_player", context=context)
+        keep = args.keep_compressed
+        image_out = f"{args.topic}/compressed" if keep else args.topic
+        image_pub = node.create_publisher(CompressedImage if keep else Image, image_out, reliable(IMAGE_DEPTH))
+        prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
+        pubs = {image_topic: image_pub}
+        others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
+        if args.bag_depth:
+            pubs[args.bag_depth] = node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH))
+            others.append((pubs[args.bag_depth], args.depth_topic, True))
+        if args.bag_camera_info:
+            pubs[args.bag_camera_info] = node.create_publisher(CameraInfo, args.camera_info_topic, reliable(10))
+            others.append((pubs[args.bag_camera_info], args.camera_info_topic, True))
+        n = skipped = 0
+        counts = dict.fromkeys(pubs, 0)
+        start = first_ns = None
+        delivered = None
+        try:
+            wait_for_subscribers(args, image_pub, others, stop)
+            for recorded in messages:
+                is_image = recorded.topic == image_topic
+                if is_image and args.max_frames is not None and n >= args.max_frames:
+                    break
+                if start is None:
+                    start, first_ns = time.monotonic(), recorded.time_ns
+                if args.rate is None:  # as recorded
+                    delay = start + (recorded.time_ns - first_ns) / 1e9 - time.monotonic()
+                else:  # images at --rate, the other topics right after the image before them
+                    delay = start + n / args.rate - time.monotonic() if is_image else 0.0
+                if stop.wait(max(0.0, delay)):
+                    break
+                msg = deserialize(recorded)
+                if is_image:
+                    out = decode_compressed(msg) if compressed and not keep else msg
+                    if out is None:
+                        skipped += 1
+                        print(f"[player] WARNING: cannot decode image {n} ({msg.format!r}); skipped", file=sys.stderr)
+                    else:
+                        image_pub.publish(out)
+                        counts[image_topic] += 1
+                        for item in prompts.get(n, []):
+                            prompt_pub.publish(prompt_message(item, msg.header))
+                    n += 1
                 else:
-                    image_pub.publish(out)
-                    counts[image_topic] += 1
-                    for item in prompts.get(n, []):
-                        prompt_pub.publish(prompt_message(item, msg.header))
-                n += 1
-            else:
-                pubs[recorded.topic].publish(msg)
-                counts[recorded.topic] += 1
-        timeout = Duration(seconds=args.ack_timeout)
-        delivered = all([pub.wait_for_all_acked(timeout) for pub in [*pubs.values(), prompt_pub]])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        status = {True: "; all delivered", False: f"; NOT all acknowledged within {args.ack_timeout:g} s", None: ""}
-        timing = "as recorded" if args.rate is None else f"at {args.rate:g} Hz"
-        extra = "".join(
-            f", {counts[topic]} on {out}"
-            for topic, out in ((args.bag_depth, args.depth_topic), (args.bag_camera_info, args.camera_info_topic))
-            if topic
-        )
-        extra += f", {skipped} undecodable skipped" if skipped else ""
-        print(f"[player] published {counts[image_topic]} frames {timing} on {image_out} from {args.bag}"
-              f"{extra}{status[delivered]}", file=sys.stderr)  # fmt: skip
-        node.destroy_node()
-        rclpy.try_shutdown()
+                    pubs[recorded.topic].publish(msg)
+                    counts[recorded.topic] += 1
+            if not stop.is_set():
+                delivered = wait_acknowledged([*pubs.values(), prompt_pub], args.ack_timeout, stop)
+        finally:
+            timing = "as recorded" if args.rate is None else f"at {args.rate:g} Hz"
+            extra = "".join(
+                f", {counts[topic]} on {out}"
+                for topic, out in ((args.bag_depth, args.depth_topic), (args.bag_camera_info, args.camera_info_topic))
+                if topic
+            )
+            extra += f", {skipped} undecodable skipped" if skipped else ""
+            print(f"[player] published {counts[image_topic]} frames {timing} on {image_out} from {args.bag}"
+                  f"{extra}{status_text(delivered, stop, args.ack_timeout)}", file=sys.stderr)  # fmt: skip
+            node.destroy_node()
     return 1 if delivered is False else 0
 
 
+def status_text(delivered: bool | None, stop: threading.Event, ack_timeout: float) -> str:
+    """The end of the player's last line: delivered, not acknowledged, or stopped by a signal."""
+    if stop.is_set():
+        return "; stopped by a signal"
+    return {True: "; all delivered", False: f"; NOT all acknowledged within {ack_timeout:g} s", None: ""}[delivered]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Play the clip or the bag; 0 when every frame and prompt was delivered, 1 when some were not acknowledged."""
+    """Play the clip or the bag; 0 when every frame and prompt was delivered (or it was stopped by SIGINT or
+    SIGTERM), 1 when some were not acknowledged."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.detections_topic and (args.frames_dir or args.video or args.bag):
@@ -376,83 +407,90 @@ def main(argv: list[str] | None = None) -> int:
     elif args.list_topics:
         return print_topics(args.bag)
     else:
-        return play_bag(args)
+        with stop_on_signals() as stop:
+            return play_bag(args, stop)
     args.max_frames = args.max_frames or DEFAULT_FRAMES
     args.rate = args.rate or DEFAULT_RATE
     if args.detections_topic:
         try:
-            from vision_msgs.msg import Detection2DArray
+            import vision_msgs.msg  # noqa: F401
         except ImportError as exc:
             raise SystemExit(f"--detections-topic needs vision_msgs (ros-<distro>-vision-msgs): {exc}") from exc
+    with stop_on_signals() as stop:
+        return play_clip(args, stop)
+
+
+def play_clip(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Play the synthetic clip, a folder or a video until its end (or forever, ``--loop``) or ``stop``;
+    0 when every frame and prompt was delivered (or it was stopped), 1 when some were not acknowledged."""
     import rclpy
-    from rclpy.duration import Duration
     from sensor_msgs.msg import Image
 
     from sam2_ros.msg import Prompt
 
+    stop = stop or threading.Event()
     clip = synthetic_clip(args) if args.detections_topic or args.synthetic_depth else None
     frames = clip.frames[: args.max_frames] if clip is not None else load_frames(args)
     prompts = load_prompts(args.prompts)
-    rclpy.init()
-    node = rclpy.create_node("sam2_ros_player")
-    image_pub = node.create_publisher(Image, args.topic, reliable(IMAGE_DEPTH))
-    prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
-    detection_pub = None
-    if args.detections_topic:
-        detection_pub = node.create_publisher(Detection2DArray, args.detections_topic, reliable(10))
-    others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
-    if detection_pub is not None:
-        others.append((detection_pub, args.detections_topic, True))
-    depth_pubs: tuple[Any, Any] | None = None
-    if args.synthetic_depth:
-        from sensor_msgs.msg import CameraInfo
+    if stop.is_set():
+        return 0
+    with ros_context() as context:
+        node = rclpy.create_node("sam2_ros_player", context=context)
+        image_pub = node.create_publisher(Image, args.topic, reliable(IMAGE_DEPTH))
+        prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
+        detection_pub = None
+        if args.detections_topic:
+            from vision_msgs.msg import Detection2DArray
 
-        depth_pubs = (
-            node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH)),
-            node.create_publisher(CameraInfo, args.camera_info_topic, reliable(IMAGE_DEPTH)),
-        )
-        others += [(depth_pubs[0], args.depth_topic, True), (depth_pubs[1], args.camera_info_topic, True)]
-    wait_for_subscribers(args, image_pub, others)
-    period = 1.0 / args.rate
-    start = time.monotonic()
-    n = 0
-    delivered = None
-    try:
-        while True:
-            index = n % len(frames)
-            if n >= len(frames) and not args.loop:
-                break
-            rgb = frames[index]
-            msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3)
-            msg.header.stamp = node.get_clock().now().to_msg()
-            msg.header.frame_id = args.frame_id
-            msg.data = np.ascontiguousarray(rgb).tobytes()
-            if depth_pubs is not None:  # first, so the node has the frame's depth when the frame comes
-                for pub, depth_msg in zip(depth_pubs, depth_messages(clip, index, msg.header, args.frame_id)):
-                    pub.publish(depth_msg)
-            image_pub.publish(msg)
-            if detection_pub is not None and index % args.detector_every == 0:
-                found = detect(clip, index, args.detector_seed, args.detector_noise, args.detector_every,
-                               args.detector_miss)  # fmt: skip
-                detection_pub.publish(detection_array(found, msg.header))
-            if n < len(frames):
-                for item in prompts.get(index, []):
-                    prompt_pub.publish(prompt_message(item, msg.header))
-            n += 1
-            if n < len(frames) or args.loop:
-                time.sleep(max(0.0, start + n * period - time.monotonic()))
-        # a reliable writer's unacknowledged samples die with it: wait until every reader has them
-        timeout = Duration(seconds=args.ack_timeout)
-        publishers = [image_pub, prompt_pub] + ([detection_pub] if detection_pub is not None else [])
-        publishers += list(depth_pubs or ())
-        delivered = all([pub.wait_for_all_acked(timeout) for pub in publishers])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        status = {True: "; all delivered", False: f"; NOT all acknowledged within {args.ack_timeout:g} s", None: ""}
-        print(f"[player] published {n} frames at {args.rate:g} Hz on {args.topic}{status[delivered]}", file=sys.stderr)
-        node.destroy_node()
-        rclpy.try_shutdown()
+            detection_pub = node.create_publisher(Detection2DArray, args.detections_topic, reliable(10))
+        others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
+        if detection_pub is not None:
+            others.append((detection_pub, args.detections_topic, True))
+        depth_pubs: tuple[Any, Any] | None = None
+        if args.synthetic_depth:
+            from sensor_msgs.msg import CameraInfo
+
+            depth_pubs = (
+                node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH)),
+                node.create_publisher(CameraInfo, args.camera_info_topic, reliable(IMAGE_DEPTH)),
+            )
+            others += [(depth_pubs[0], args.depth_topic, True), (depth_pubs[1], args.camera_info_topic, True)]
+        period = 1.0 / args.rate
+        n = 0
+        delivered = None
+        try:
+            wait_for_subscribers(args, image_pub, others, stop)
+            start = time.monotonic()
+            while not stop.is_set():
+                index = n % len(frames)
+                if n >= len(frames) and not args.loop:
+                    break
+                rgb = frames[index]
+                msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3)
+                msg.header.stamp = node.get_clock().now().to_msg()
+                msg.header.frame_id = args.frame_id
+                msg.data = np.ascontiguousarray(rgb).tobytes()
+                if depth_pubs is not None:  # first, so the node has the frame's depth when the frame comes
+                    for pub, depth_msg in zip(depth_pubs, depth_messages(clip, index, msg.header, args.frame_id)):
+                        pub.publish(depth_msg)
+                image_pub.publish(msg)
+                if detection_pub is not None and index % args.detector_every == 0:
+                    found = detect(clip, index, args.detector_seed, args.detector_noise, args.detector_every,
+                                   args.detector_miss)  # fmt: skip
+                    detection_pub.publish(detection_array(found, msg.header))
+                if n < len(frames):
+                    for item in prompts.get(index, []):
+                        prompt_pub.publish(prompt_message(item, msg.header))
+                n += 1
+                if n < len(frames) or args.loop:
+                    stop.wait(max(0.0, start + n * period - time.monotonic()))
+            if not stop.is_set():  # a reliable writer's unacknowledged samples die with it: wait for every reader
+                publishers = [image_pub, prompt_pub] + ([detection_pub] if detection_pub is not None else [])
+                delivered = wait_acknowledged(publishers + list(depth_pubs or ()), args.ack_timeout, stop)
+        finally:
+            print(f"[player] published {n} frames at {args.rate:g} Hz on {args.topic}"
+                  f"{status_text(delivered, stop, args.ack_timeout)}", file=sys.stderr)  # fmt: skip
+            node.destroy_node()
     return 1 if delivered is False else 0
 
 
