@@ -115,6 +115,7 @@ class Client:
         self.lock = threading.Lock()
         self._pubs: dict[str, Any] = {}
         self._subs: dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
 
@@ -172,15 +173,17 @@ class Client:
         wait_until(lambda: pub.get_subscription_count() > 0, timeout, f"no subscriber on {topic}")
 
     def call(self, srv_type: Any, name: str, request: Any, timeout: float = 30.0) -> Any:
-        client = self.node.create_client(srv_type, name)
-        try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                raise TimeoutError(f"service {name} not available")
-            future = client.call_async(request)
-            wait_until(future.done, timeout, f"service {name} did not answer")
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        """Call service ``name`` and wait for its answer (one client per service, kept: a new
+        client would wait for discovery on every call)."""
+        with self.lock:
+            client = self._clients.get(name)
+            if client is None:
+                client = self._clients[name] = self.node.create_client(srv_type, name)
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f"service {name} not available")
+        future = client.call_async(request)
+        wait_until(future.done, timeout, f"service {name} did not answer")
+        return future.result()
 
 
 @contextlib.contextmanager

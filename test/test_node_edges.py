@@ -289,3 +289,60 @@ def test_the_conditioning_bound_is_automatic_with_corrections_and_checked():
     for bad in (1, -2):
         with pytest.raises(ValueError, match="max_conditioning_frames"):
             conditioning_bound(bad, corrections_as_conditioning=True)
+
+
+LIFECYCLE_CYCLES = 200
+FULL_CYCLE_EVERY = 10  # every 10th cycle also cleans up and configures again (the model is loaded anew)
+
+
+def test_lifecycle_cycles_and_resets_under_load_never_break_the_executor(driver, clip):
+    """200 lifecycle cycles (deactivate/activate; every 10th also cleanup/configure) with a reset in
+    every other one, while a camera streams at 30 Hz and a flood of bad images and prompts keeps the
+    executor waking: entities a transition destroys may still sit in the executor's wait set
+    (rclpy#1206, #1355), which once killed the node's executor with InvalidHandle. The node must
+    survive every cycle, and still track afterwards."""
+    from lifecycle_msgs.msg import Transition
+
+    driver.frame(clip.frames[0])
+    sending = threading.Event()
+    sending.set()
+    tiny = image_msg(np.zeros((1, 1, 3), np.uint8), 1)  # rejected as it arrives: keeps the executor busy
+    stray = prompt_msg(1, 1, box=clip.box(1), stream="no such stream")
+
+    def load() -> None:
+        n = 0
+        while sending.is_set():
+            n += 1
+            if n % 30 == 0:  # ~30 Hz camera
+                driver.images.publish(image_msg(clip.frames[n % len(clip.frames)], 100_000 + n))
+            driver.images.publish(tiny)
+            driver.prompts.publish(stray)
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    resets = 0
+    try:
+        for cycle in range(LIFECYCLE_CYCLES):
+            assert driver.proc.alive(), driver.proc.log()[-3000:]
+            assert driver.change_state(Transition.TRANSITION_DEACTIVATE), f"cycle {cycle}: deactivate"
+            if cycle % FULL_CYCLE_EVERY == 0:
+                assert driver.change_state(Transition.TRANSITION_CLEANUP), f"cycle {cycle}: cleanup"
+                assert driver.change_state(Transition.TRANSITION_CONFIGURE), f"cycle {cycle}: configure"
+            assert driver.change_state(Transition.TRANSITION_ACTIVATE), f"cycle {cycle}: activate"
+            if cycle % 2 == 0:  # a reset while frames run
+                response = driver.reset()
+                assert response.success, f"cycle {cycle}: {response.message}"
+                resets += 1
+    finally:
+        sending.clear()
+        thread.join()
+    log = driver.proc.log()
+    assert driver.proc.alive(), log[-3000:]
+    assert "InvalidHandle" not in log and "executor failed" not in log and "Traceback" not in log, log[-3000:]
+    assert "destruction was requested" not in log, log[-3000:]
+    assert resets == LIFECYCLE_CYCLES // 2
+    driver.stamp = 900_000
+    driver.frame(clip.frames[0])
+    driver.prompt(object_id=2, box=clip.box(2))
+    assert 2 in [o.object_id for o in driver.track(clip, 2).objects]  # it still tracks

@@ -20,11 +20,24 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _spin(executor: Any, stop: threading.Event, failed: list[BaseException]) -> None:
-    """Spin ``executor`` until it is shut down; then (or on an error) set ``stop``."""
+    """Spin ``executor`` until it is shut down; then (or on an error) set ``stop``.
+
+    A lifecycle transition destroys subscriptions, timers and services from an executor thread
+    while the spinning thread may hold them, or their QoS event handlers, in the wait set it is
+    building; rclpy then raises ``InvalidHandle`` out of ``spin`` (rclpy#1206, #1355; it killed
+    the node once). The entity is gone by then and the next wait no longer holds it, so the
+    spin goes on: that error is the only one survived.
+    """
+    from rclpy.exceptions import InvalidHandle
     from rclpy.executors import ExternalShutdownException
 
     try:
-        executor.spin()
+        while not stop.is_set():
+            try:
+                executor.spin()
+                return
+            except InvalidHandle:
+                continue  # an entity destroyed in a transition while the executor waited on it
     except ExternalShutdownException:
         pass
     except BaseException as exc:  # reported by main(), which then stops the node
