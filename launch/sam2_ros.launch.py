@@ -8,8 +8,10 @@ The node's parameters come from `params_file` (default: the package's config/sam
 and `depth_topics` override the parameter of the same name only when given: left out (empty), the
 params file decides, and the node's defaults (sam2_ros/node/params.py) fill in what neither sets.
 With `rviz:=true` and no `rviz_config`, RViz gets a config generated from rviz/sam2_ros.rviz with
-one camera/overlay/mask display set per image stream, on the topics the node uses in its namespace. The logic lives in
-sam2_ros/tools/launch_support.py and rviz_config.py (unit-tested without launch_ros).
+one camera/overlay/mask display set per image stream, on the topics the node uses in its namespace.
+With `rviz:=true` where rviz2 is not installed (not in the ament index of AMENT_PREFIX_PATH), the
+launch fails at once with one line saying so, before anything starts: no node is left running.
+The logic lives in sam2_ros/tools/launch_support.py and rviz_config.py (unit-tested without launch_ros).
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ def _argument(context: LaunchContext, name: str) -> str:
 
 
 def _launch_setup(context: LaunchContext) -> list[Action]:
-    """The node and RViz, built from the launch arguments' values."""
+    """The node and RViz, built from the launch arguments' values.
+
+    RViz's executable is looked up before any action is returned: launch starts the actions in
+    order, so a failure in the RViz action would leave the node already started running.
+    """
+    with_rviz = IfCondition(LaunchConfiguration("rviz")).evaluate(context)
+    if with_rviz:
+        launch_support.require_executable("rviz2", "rviz2", "rviz:=true")
     params_file = _argument(context, "params_file") or PathJoinSubstitution(
         [FindPackageShare("sam2_ros"), "config", "sam2_ros.yaml"]
     ).perform(context)
@@ -52,7 +61,7 @@ def _launch_setup(context: LaunchContext) -> list[Action]:
         parameters=launch_support.node_parameters(params_file, given),
     )
     actions: list[Action] = [node]
-    if IfCondition(LaunchConfiguration("rviz")).evaluate(context):
+    if with_rviz:
         config = _argument(context, "rviz_config")
         if not config:
             template = PathJoinSubstitution([FindPackageShare("sam2_ros"), "rviz", "sam2_ros.rviz"]).perform(context)

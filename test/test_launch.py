@@ -206,6 +206,50 @@ def test_displays_not_in_the_template_set_are_kept(tmp_path):
     assert [d["Topic"]["Value"] for d in _displays(config)[1:5]] == ["/a/image", "/a/overlay", "/a/mask", "/a/markers"]
 
 
+# ---------------------------------------------------------------- rviz:=true needs rviz2, checked first
+
+
+def _ament_prefix_with(root: Path, package: str, executable: str | None) -> Path:
+    """An ament prefix holding ``package`` (and ``lib/<package>/<executable>``, executable, if given)."""
+    marker = root / "share" / "ament_index" / "resource_index" / "packages" / package
+    marker.parent.mkdir(parents=True)
+    marker.write_text("")
+    if executable is not None:
+        path = root / "lib" / package / executable
+        path.parent.mkdir(parents=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    return root
+
+
+def test_rviz_without_rviz2_is_refused_in_one_line_that_says_what_to_do(tmp_path, monkeypatch):
+    elsewhere = _ament_prefix_with(tmp_path / "other", "sam2_ros", None)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(elsewhere))
+    with pytest.raises(launch_support.MissingExecutableError) as error:
+        launch_support.require_executable("rviz2", "rviz2", "rviz:=true")
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("rviz:=true needs rviz2, but package 'rviz2' is not installed")
+    assert str(elsewhere) in message and message.endswith("or launch without rviz:=true; nothing was started")
+    monkeypatch.delenv("AMENT_PREFIX_PATH")  # no ament prefix at all: the same error, not ament's EnvironmentError
+    with pytest.raises(launch_support.MissingExecutableError, match="package 'rviz2' is not installed"):
+        launch_support.require_executable("rviz2", "rviz2", "rviz:=true")
+
+
+def test_rviz2_without_its_executable_is_refused_too(tmp_path, monkeypatch):
+    prefix = _ament_prefix_with(tmp_path, "rviz2", None)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(prefix))
+    with pytest.raises(launch_support.MissingExecutableError, match="has no executable .*lib/rviz2/rviz2"):
+        launch_support.require_executable("rviz2", "rviz2", "rviz:=true")
+
+
+def test_an_installed_rviz2_is_found_where_launch_ros_looks(tmp_path, monkeypatch):
+    first = _ament_prefix_with(tmp_path / "ws", "sam2_ros", None)
+    prefix = _ament_prefix_with(tmp_path / "ros", "rviz2", "rviz2")
+    monkeypatch.setenv("AMENT_PREFIX_PATH", os.pathsep.join([str(first), str(prefix)]))
+    assert launch_support.require_executable("rviz2", "rviz2", "rviz:=true") == prefix / "lib" / "rviz2" / "rviz2"
+
+
 # ---------------------------------------------------------------- the launch file, statically
 
 
@@ -252,6 +296,22 @@ def test_node_parameters_are_built_only_through_launch_support():
     (given,) = [n for n in ast.walk(_tree()) if isinstance(n, ast.DictComp)]
     assert ast.unparse(given.generators[0].iter) == "launch_support.OVERRIDE_ARGUMENTS"
     assert not any(isinstance(n, ast.Dict) and n.keys for n in ast.walk(_tree()))  # no parameter dict literal
+
+
+def test_rviz2_is_looked_up_before_the_node_action_is_made():
+    """launch starts the returned actions in order: an RViz action that fails after the node's
+    left the node running (issue 22, defect 5). The lookup comes first, under the rviz condition."""
+    (setup,) = [n for n in _tree().body if isinstance(n, ast.FunctionDef) and n.name == "_launch_setup"]
+
+    def calls(node: ast.AST, name: str) -> list[ast.Call]:
+        return [c for c in ast.walk(node) if isinstance(c, ast.Call) and ast.unparse(c.func).endswith(name)]
+
+    (lookup,) = calls(setup, "launch_support.require_executable")
+    assert [ast.literal_eval(a) for a in lookup.args] == ["rviz2", "rviz2", "rviz:=true"]
+    (node,) = calls(setup, "LifecycleNode")
+    (guard,) = [s for s in setup.body if isinstance(s, ast.If) and calls(s, "require_executable")]
+    assert ast.unparse(guard.test) == "with_rviz"
+    assert guard.lineno < node.lineno
 
 
 def test_launch_file_uses_the_shipped_params_file_and_rviz_template():

@@ -1,18 +1,21 @@
 """The launch file's logic, free of launch and launch_ros so it is unit-tested anywhere.
 
 Which parameter overrides a ``ros2 launch`` call passes (only the arguments the user gave), the
-``image_topics`` argument's YAML list, what the parameters file sets for the node, and the
-node's namespace and topic names as ``launch_ros`` and the node resolve them.
+``image_topics`` argument's YAML list, what the parameters file sets for the node, the node's
+namespace and topic names as ``launch_ros`` and the node resolve them, and whether an executable
+the launch needs (RViz) is installed before anything starts.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 from rcl_interfaces.msg import ParameterType
 
 from sam2_ros.node.params import SPECS
@@ -155,3 +158,26 @@ def image_topics_for(image_topics_argument: str, params_file: str | Path | None,
         if isinstance(topics, list) and topics and all(isinstance(t, str) for t in topics):
             return [t.strip() for t in topics]
     return list(SPECS["image_topics"].default)
+
+
+class MissingExecutableError(RuntimeError):
+    """An executable that a launch argument asks for is not installed; raised before any action starts."""
+
+
+def require_executable(package: str, executable: str, wanted_by: str) -> Path:
+    """``<prefix>/lib/<package>/<executable>``, found as launch_ros finds a Node's executable (the
+    ament index in ``AMENT_PREFIX_PATH``); else :class:`MissingExecutableError` with one line
+    naming ``wanted_by`` (the launch argument that needs it) and what to do."""
+    searched = os.environ.get("AMENT_PREFIX_PATH", "")
+    try:
+        path = Path(get_package_prefix(package)) / "lib" / package / executable
+    except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset or empty
+        missing = f"package '{package}' is not installed (not in AMENT_PREFIX_PATH={searched!r})"
+    else:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+        missing = f"package '{package}' has no executable {path}"
+    raise MissingExecutableError(
+        f"{wanted_by} needs {executable}, but {missing}: install it (e.g. ros-$ROS_DISTRO-{package.replace('_', '-')}) "
+        f"or launch without {wanted_by}; nothing was started"
+    )
