@@ -346,3 +346,33 @@ def test_lifecycle_cycles_and_resets_under_load_never_break_the_executor(driver,
     driver.frame(clip.frames[0])
     driver.prompt(object_id=2, box=clip.box(2))
     assert 2 in [o.object_id for o in driver.track(clip, 2).objects]  # it still tracks
+
+
+def test_every_parameter_has_a_value_so_a_dump_lists_them_all(driver):
+    """``ros2 param dump`` asks GetParameters for every name; rclpy answers nothing at all if one of
+    them is unset. The empty-list parameters were declared by type and left unset: the dump was
+    ``{}`` and ``ros2 param get depth_topics`` said "Parameter not set"."""
+    from rcl_interfaces.msg import ParameterType
+    from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters
+    from rclpy.parameter import Parameter
+
+    from sam2_ros.node.params import PARAMETERS
+
+    listed = driver.client.call(ListParameters, driver.proc.topic("sam2_ros/list_parameters"), ListParameters.Request())
+    names = list(listed.result.names)
+    assert {spec.name for spec in PARAMETERS} <= set(names)
+    values = driver.client.call(
+        GetParameters, driver.proc.topic("sam2_ros/get_parameters"), GetParameters.Request(names=names)
+    ).values
+    assert len(values) == len(names)
+    unset = [name for name, value in zip(names, values) if value.type == ParameterType.PARAMETER_NOT_SET]
+    assert unset == []
+    by_name = dict(zip(names, values))
+    for name in ("depth_topics", "detection_classes"):
+        assert by_name[name].type == ParameterType.PARAMETER_STRING_ARRAY
+        assert list(by_name[name].string_array_value) == []
+    # they stay read-only and string arrays
+    change = Parameter("depth_topics", Parameter.Type.STRING_ARRAY, ["x"]).to_parameter_msg()
+    request = SetParameters.Request(parameters=[change])
+    result = driver.client.call(SetParameters, driver.proc.topic("sam2_ros/set_parameters"), request).results[0]
+    assert not result.successful and "read-only" in result.reason

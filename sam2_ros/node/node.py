@@ -15,7 +15,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -28,7 +27,7 @@ from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node import conversions, vision
 from sam2_ros.node.conversions import ConversionError, quoted
 from sam2_ros.node.depth_io import DepthInbox, camera_info_topic
-from sam2_ros.node.params import PARAMETERS, SPECS, NodeConfig, output_topic, read_config, read_runtime
+from sam2_ros.node.params import PARAMETERS, NodeConfig, ParameterSpec, output_topic, read_config, read_runtime
 from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.node.stream import Stream
@@ -41,11 +40,7 @@ class Sam2RosNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sam2_ros", **kwargs)
         for spec in PARAMETERS:
-            # an empty list has no type of its own (rclpy would take it for a byte array and refuse a
-            # string-array override): such parameters are declared by type, unset until given
-            empty_list = isinstance(spec.default, list) and not spec.default
-            value = Parameter.Type(spec.type) if empty_list else spec.default
-            self.declare_parameter(spec.name, value, spec.descriptor())
+            self._declare(spec)
         self._config: NodeConfig | None = None
         self._streams: dict[str, Stream] = {}
         self._scheduler = Scheduler(())
@@ -63,12 +58,28 @@ class Sam2RosNode(LifecycleNode):
         self._active = False  # taking input (guarded by _cv)
         self._vision: Any = None  # vision_msgs.msg while its features are on
 
+    def _declare(self, spec: ParameterSpec) -> None:
+        """Declare parameter ``spec`` with its override or its default: every parameter has a value.
+
+        An empty list has no type of its own (rclpy takes ``[]`` for a byte array and would then
+        refuse a string-array value), so such a parameter is declared by type and then given its
+        typed empty default. Left unset, it made ``ros2 param dump`` print nothing at all: rclpy
+        answers a GetParameters request naming an unset parameter with no values.
+        """
+        if not (isinstance(spec.default, list) and not spec.default):
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+            return
+        writable = spec.descriptor()
+        writable.read_only = False  # for the one set below; read-only again right after
+        declared = self.declare_parameter(spec.name, Parameter.Type(spec.type), writable)
+        if declared.type_ == Parameter.Type.NOT_SET:
+            self.set_parameters([Parameter(spec.name, Parameter.Type(spec.type), list(spec.default))])
+        if spec.read_only:
+            self.set_descriptor(spec.name, spec.descriptor())
+
     def param(self, name: str) -> Any:
-        """The current value of parameter ``name`` (its default while it is unset)."""
-        try:
-            return self.get_parameter(name).value
-        except ParameterUninitializedException:
-            return SPECS[name].default
+        """The current value of parameter ``name``."""
+        return self.get_parameter(name).value
 
     def _warn(self, kind: str, text: str) -> None:
         """A warning, throttled per ``kind`` (a fixed word naming the problem)."""
