@@ -376,3 +376,25 @@ def test_every_parameter_has_a_value_so_a_dump_lists_them_all(driver):
     request = SetParameters.Request(parameters=[change])
     result = driver.client.call(SetParameters, driver.proc.topic("sam2_ros/set_parameters"), request).results[0]
     assert not result.successful and "read-only" in result.reason
+
+
+def test_the_random_weights_warning_is_logged_once_by_the_node_logger(client, model_small, tmp_path):
+    """The engine's warning about a random-weight model reaches the node's ROS logger (console,
+    /rosout), and only once: it was printed by Python logging and again by the node."""
+    import shutil
+
+    import yaml
+
+    model_dir = tmp_path / "random_model"
+    shutil.copytree(model_small.model_dir, model_dir)
+    manifest = yaml.safe_load((model_dir / "model.yaml").read_text())
+    manifest["random_weights"] = True  # as sam2-ros-export --random-init writes it
+    (model_dir / "model.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    proc = NodeProcess(tmp_path, model_dir)
+    try:
+        wait_until(lambda: "active" in proc.log(), TIMEOUT, "the node's activation")
+        lines = [line for line in proc.log().splitlines() if "RANDOM weights" in line]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("[WARN]") and "sam2_ros]:" in lines[0], lines
+    finally:
+        assert proc.stop() == 0, proc.log()[-3000:]

@@ -27,6 +27,7 @@ from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node import conversions, vision
 from sam2_ros.node.conversions import ConversionError, quoted
 from sam2_ros.node.depth_io import DepthInbox, camera_info_topic
+from sam2_ros.node.engine_log import route_engine_log, unroute_engine_log
 from sam2_ros.node.params import PARAMETERS, NodeConfig, ParameterSpec, output_topic, read_config, read_runtime
 from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
@@ -57,6 +58,11 @@ class Sam2RosNode(LifecycleNode):
         self._throttle = WarningThrottle()
         self._active = False  # taking input (guarded by _cv)
         self._vision: Any = None  # vision_msgs.msg while its features are on
+        self._engine_log = route_engine_log(self.get_logger())  # the engine's warnings, by this node's logger
+
+    def destroy_node(self) -> None:
+        unroute_engine_log(self._engine_log)
+        super().destroy_node()
 
     def _declare(self, spec: ParameterSpec) -> None:
         """Declare parameter ``spec`` with its override or its default: every parameter has a value.
@@ -142,8 +148,6 @@ class Sam2RosNode(LifecycleNode):
         self._reset_srv = self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._service_group)
         model = base.manifest
         self._backend_desc = f"{config.backend} ({model.source.get('config')}, {model.settings.image_size} px)"
-        if model.random_weights:
-            self.get_logger().warning("the model has RANDOM weights: its masks carry no meaning")
         self.get_logger().info(
             f"configured: {len(self._streams)} stream(s) {list(self._streams)}, model {config.model_dir}, "
             f"backend {self._backend_desc}"
