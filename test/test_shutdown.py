@@ -88,3 +88,23 @@ def test_a_signal_with_a_frame_in_flight_stops_cleanly(client, model_small, tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_signals_repeated_until_the_node_has_exited_leave_exit_code_0(model_small, tmp_path):
+    """Ctrl-C under ``ros2 launch``: the terminal's SIGINT, then launch's own, which may land after
+    the stop is done, while the interpreter exits (it was killed then: exit code -2)."""
+    from ros_harness import ros_environment
+
+    log = tmp_path / "node.log"
+    proc = start_node(model_small.model_dir, f"/repeat{os.getpid()}", ros_environment(), log)
+    try:
+        wait_until(lambda: "active" in log.read_text(), TIMEOUT, "the node's activation")
+        deadline = time.monotonic() + TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.01)
+        assert proc.wait(timeout=TIMEOUT) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

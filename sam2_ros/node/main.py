@@ -97,6 +97,10 @@ def main(args: list[str] | None = None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        # The stop is done. A repeated SIGINT (`ros2 launch` forwards one after the terminal's) must
+        # not kill the exiting interpreter, which puts the default handlers back as it finalizes.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
     if failed:
         print(f"sam2_ros_node: the executor failed: {failed[0]!r}", file=sys.stderr)
         return 1
