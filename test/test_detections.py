@@ -62,13 +62,43 @@ def test_other_detections_add_new_objects_best_score_first_up_to_the_free_slots(
 
 def test_a_loose_overlap_with_a_visible_object_is_never_a_new_object():
     tracked = [TrackedBox(1, "cup", True, (0, 0, 10, 10))]
-    loose = det(5, 0, 15, 10)  # IoU 1/3: below match_iou, above new_max_iou
+    loose = det(5, 0, 15, 10, label="bottle")  # IoU 1/3: below match_iou, above new_max_iou
     out = associate([loose], tracked, RULES, free_slots=5)
     assert out.decisions == [] and out.overlapping == 1
     literal = DetectionRules(match_iou=0.5, new_max_iou=1.0)  # the guard off: any other detection is new
     assert [d.action for d in associate([loose], tracked, literal, 5).decisions] == [Action.ADD]
-    apart = det(9, 0, 19, 10)  # IoU 1/19
+    apart = det(9, 0, 19, 10, label="bottle")  # IoU 1/19
     assert [d.action for d in associate([apart], tracked, RULES, 5).decisions] == [Action.ADD]
+
+
+def test_a_track_gone_astray_is_reseeded_by_a_detection_of_its_label_not_duplicated():
+    """Rule 2b: a visible object of the detection's label that no detection confirms is re-seeded,
+    keeping its id, when its box touches the detection's or it sits on a confirmed object."""
+    cup = TrackedBox(1, "cup", True, (0, 0, 10, 10))
+    for touching in (det(5, 0, 15, 10), det(9, 0, 19, 10)):  # IoU 1/3 and 1/19
+        out = associate([touching], [cup], RULES, free_slots=5)
+        assert [(d.action, d.obj_id, d.detection) for d in out.decisions] == [(Action.RESEED, 1, touching)]
+    far = det(40, 40, 50, 50)  # touches nothing: a new cup
+    assert [d.action for d in associate([far], [cup], RULES, 5).decisions] == [Action.ADD]
+    # two tracks on the blob: the blob detection confirms the blob, the cup track sits on it (inside
+    # its box), so the cup detection far away re-seeds the cup instead of adding a second cup
+    blob = TrackedBox(2, "blob", True, (0, 0, 20, 20))
+    sitting = TrackedBox(3, "cup", True, (2, 2, 12, 12))
+    out = associate([det(0, 0, 20, 20, label="blob"), far], [blob, sitting], RULES, free_slots=5)
+    assert [(d.action, d.obj_id) for d in out.decisions] == [(Action.RESEED, 3)] and out.tracked == 1
+    # a confirmed cup is never taken by another cup detection; an unlabelled track is never re-seeded
+    out = associate([det(0, 0, 10, 10), det(9, 0, 19, 10)], [cup], RULES, free_slots=5)
+    assert out.tracked == 1 and [d.action for d in out.decisions] == [Action.ADD]
+    clicked = TrackedBox(4, "", True, (0, 0, 10, 10))
+    assert [d.action for d in associate([det(9, 0, 19, 10)], [clicked], RULES, 5).decisions] == [Action.ADD]
+
+
+def test_a_visible_object_matches_a_detection_of_its_own_label_first():
+    """When objects overlap, a detection goes to the object of its label before a better-overlapping
+    object of another label (an object keeps its class through a crossing)."""
+    ellipse, blob = TrackedBox(1, "ellipse", True, (0, 0, 10, 10)), TrackedBox(2, "blob", True, (1, 0, 11, 10))
+    out = associate([det(1, 0, 11, 10, label="ellipse")], [ellipse, blob], DetectionRules(refine=True), 5)
+    assert [(d.action, d.obj_id) for d in out.decisions] == [(Action.REFINE, 1)]
 
 
 def test_one_detection_per_object_best_overlap_first():

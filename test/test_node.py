@@ -269,6 +269,7 @@ def test_parameter_specs_and_the_runtime_snapshot():
 
     from rcl_interfaces.msg import ParameterType
 
+    from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION
     from sam2_ros.node.params import PARAMETERS, SPECS, RuntimeParams, descriptor, read_runtime
 
     assert len(SPECS) == len(PARAMETERS)
@@ -281,7 +282,7 @@ def test_parameter_specs_and_the_runtime_snapshot():
     from_rules = {f"detection_{r}" for r in rules - {"lost_after_frames", "classes"}} | {"lost_after_frames"}
     assert writable == snapshot_names | from_rules  # detection_classes is read-only (read with the rest)
     snapshot = read_runtime(lambda name: SPECS[name].default)
-    assert snapshot == RuntimeParams(16, 0.0, True, 0.5, 4096 * 4096, DetectionRules())
+    assert snapshot == RuntimeParams(16, 0.0, DEFAULT_SPECK_FRACTION, True, 0.5, 4096 * 4096, DetectionRules())
     with pytest.raises(FrozenInstanceError):
         snapshot.max_objects = 3
     wait = descriptor("prompt_wait_s")

@@ -44,10 +44,10 @@ def _compare(step: str, frame: int, engine_result, reference, record: ParityReco
         ptr_err = float(np.max(np.abs(got.object_pointer - ref.object_pointer)))
         assert logit_err <= LOGIT_TOL, f"{step}: object {obj_id} logits differ by {logit_err:.3g}"
         assert ptr_err <= POINTER_TOL, f"{step}: object {obj_id} pointer differs by {ptr_err:.3g}"
-        assert got.visible == (ref.object_score > 0), f"{step}: object {obj_id} visibility differs"
+        assert got.present == (ref.object_score > 0), f"{step}: object {obj_id} visibility differs"
         record.max_logit_error = max(record.max_logit_error, logit_err)
         record.max_pointer_error = max(record.max_pointer_error, ptr_err)
-        record.decisions.append((frame, obj_id, got.visible))
+        record.decisions.append((frame, obj_id, got.present))
     record.steps += 1
 
 

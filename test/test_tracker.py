@@ -40,7 +40,8 @@ def test_frame_result_fields(tracker, clip):
         x0, y0, x1, y1 = obj.bbox
         assert obj.mask[y0:y1, x0:x1].sum() == obj.area
         assert x0 <= obj.centroid[0] < x1 and y0 <= obj.centroid[1] < y1
-    assert obj.visible == (obj.object_score > 0)
+    assert obj.present == (obj.object_score > 0)
+    assert obj.visible == (obj.present and obj.area > 0)
     assert obj.presence_probability == pytest.approx(1.0 / (1.0 + np.exp(-obj.object_score)))
     assert not obj.prompted and not result.objects[2].prompted
     np.testing.assert_array_equal(obj.mask, obj.mask_logits() > 0.0)

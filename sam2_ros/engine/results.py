@@ -3,6 +3,14 @@
 A result keeps each object's low-resolution logits (SAM 2's ``pred_masks``); the full-size
 mask, its box, area and centroid are computed on first access, and the label image resolves
 overlaps from the logits one object at a time, so no full-size float map per object is kept.
+
+Specks: a tracked mask often carries a few stray pixels far from the object (a low-res logit
+just above the threshold). They stretch its box across the image, which made detections of the
+object look like new objects. Like the sprinkle removal of Meta's image predictor
+(``max_sprinkle_area``), the regions of the low-res mask much smaller than the object's largest
+region (``speck_fraction`` of it) are left out of every output: mask, box, area, centroid,
+label image, visibility. The raw logits (``low_res_logits``), which the memory bank stores as
+Meta's predictor does, are untouched.
 """
 
 from __future__ import annotations
@@ -11,19 +19,24 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import cv2
 import numpy as np
 
 from sam2_ros.engine import image_ops
 
 BBox = tuple[int, int, int, int]
+DEFAULT_SPECK_FRACTION = 0.05  # regions under 5% of the object's largest one are specks
+SPECK_MARGIN = 10.0  # a speck's logits go this far below the threshold (Meta's sprinkle removal)
 
 
 @dataclass(frozen=True, eq=False)
 class ObjectResult:
     """One object on one frame.
 
-    ``bbox`` is ``(x0, y0, x1, y1)`` in pixels with ``x1``/``y1`` exclusive, ``None`` when
-    the mask is empty; ``centroid`` is ``(x, y)``.
+    ``present`` is SAM 2's occlusion decision; ``visible`` means present *and* with mask pixels,
+    the one meaning of "visible" in every output. ``bbox`` is ``(x0, y0, x1, y1)`` in pixels
+    with ``x1``/``y1`` exclusive, ``None`` when the mask is empty; ``centroid`` is ``(x, y)``.
+    Mask, box, area and centroid leave out specks (the module's docstring).
     """
 
     obj_id: int
@@ -34,11 +47,22 @@ class ObjectResult:
     prompted: bool  # this frame's output came from a prompt, not from tracking
     image_size: tuple[int, int]  # (height, width) of the input image
     mask_threshold: float = 0.0
+    speck_fraction: float = DEFAULT_SPECK_FRACTION
+
+    @property
+    def present(self) -> bool:
+        """SAM 2's occlusion decision: the object-score logit is positive."""
+        return self.object_score > 0.0
 
     @property
     def visible(self) -> bool:
-        """SAM 2's occlusion decision: the object-score logit is positive."""
-        return self.object_score > 0.0
+        """Present (SAM 2's decision) and with at least one mask pixel."""
+        return self.present and self.area > 0
+
+    @cached_property
+    def output_logits(self) -> np.ndarray:
+        """``low_res_logits`` with the specks pushed below the threshold (what every output is made of)."""
+        return without_specks(self.low_res_logits, self.mask_threshold, self.speck_fraction)
 
     @property
     def presence_probability(self) -> float:
@@ -48,7 +72,7 @@ class ObjectResult:
     def mask_logits(self) -> np.ndarray:
         """HxW float32 logits at the input's resolution (computed anew on each call, not kept)."""
         height, width = self.image_size
-        return image_ops.resize_float(self.low_res_logits, height, width)
+        return image_ops.resize_float(self.output_logits, height, width)
 
     @cached_property
     def mask(self) -> np.ndarray:
@@ -109,6 +133,25 @@ class FrameResult:
             labels[wins] = obj_id
             np.copyto(best, logits, where=wins)
         return labels
+
+
+def without_specks(logits: np.ndarray, threshold: float, fraction: float) -> np.ndarray:
+    """``logits`` (low-res, 2-D) with every region above ``threshold`` (8-connected) smaller than
+    ``fraction`` of the largest region set ``SPECK_MARGIN`` below the threshold; the array itself
+    when there is nothing to remove. Bilinear upsampling mixes only neighbouring low-res pixels,
+    so the full-size mask keeps every other region exactly."""
+    if fraction <= 0.0:
+        return logits
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((logits > threshold).astype(np.uint8), connectivity=8)
+    if count <= 2:  # background and at most one region
+        return logits
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    specks = np.flatnonzero(areas < fraction * areas.max()) + 1
+    if specks.size == 0:
+        return logits
+    cleaned = logits.copy()
+    cleaned[np.isin(labels, specks)] = threshold - SPECK_MARGIN
+    return cleaned
 
 
 def mask_statistics(mask: np.ndarray) -> tuple[BBox | None, int, tuple[float, float] | None]:

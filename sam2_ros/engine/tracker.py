@@ -27,7 +27,7 @@ from sam2_ros.engine.manifest import Manifest, ModelSettings, load_model_dir
 from sam2_ros.engine.memory import MemoryPolicy
 from sam2_ros.engine.prompts import check_image, check_obj_id, normalize_prompt
 from sam2_ros.engine.propagation import Propagator
-from sam2_ros.engine.results import FrameResult, ObjectResult
+from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION, FrameResult, ObjectResult
 from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.engine.state import FrameState, ObjectTrack
 
@@ -47,6 +47,7 @@ class Sam2Tracker:
         backend_name: str = "onnxruntime",
         corrections_as_conditioning: bool = False,
         max_conditioning_frames: int | None = None,
+        speck_fraction: float = DEFAULT_SPECK_FRACTION,
     ) -> None:
         if prompt_history < 1:
             raise ValueError("prompt_history must be at least 1")
@@ -58,6 +59,8 @@ class Sam2Tracker:
         self._propagator = Propagator(runner, policy, self.corrections_as_conditioning)
         self.prompt_history = int(prompt_history)
         self.mask_threshold = float(mask_threshold)
+        # outputs leave out mask regions under this fraction of the object's largest (results.py)
+        self.speck_fraction = float(speck_fraction)
         # the only state: the last `prompt_history` frames, each with every object's state after it
         self._history: deque[FrameState] = deque(maxlen=self.prompt_history)
 
@@ -72,6 +75,7 @@ class Sam2Tracker:
         prompt_history: int = 1,
         corrections_as_conditioning: bool = False,
         max_conditioning_frames: int | None = None,
+        speck_fraction: float = DEFAULT_SPECK_FRACTION,
     ) -> Sam2Tracker:
         """Load and check a model directory written by ``sam2-ros-export``.
 
@@ -83,6 +87,9 @@ class Sam2Tracker:
         ``max_conditioning_frames`` (>= 2, or -1 for no bound) overrides the model's
         ``max_cond_frames_in_attn``: only that many conditioning frames, the closest, are
         attended, and older ones are dropped (None keeps the model's setting).
+        ``speck_fraction``: regions of an object's mask smaller than this fraction of its largest
+        region are left out of its outputs (mask, box, area, visibility); 0 keeps them all. The
+        memory bank stores the raw mask either way, as Meta's predictor does.
         """
         model_dir = Path(path)
         manifest, host = load_model_dir(model_dir, verify_hashes=verify_hashes)
@@ -96,6 +103,7 @@ class Sam2Tracker:
             backend_name=backend,
             corrections_as_conditioning=corrections_as_conditioning,
             max_conditioning_frames=max_conditioning_frames,
+            speck_fraction=speck_fraction,
         )
 
     def spawn(self, prompt_history: int | None = None) -> Sam2Tracker:
@@ -108,6 +116,7 @@ class Sam2Tracker:
             self.backend_name,
             self.corrections_as_conditioning,
             self.max_conditioning_frames,
+            self.speck_fraction,
         )
 
     # ------------------------------------------------------------------ properties
@@ -286,6 +295,7 @@ class Sam2Tracker:
                 prompted=out.prompted,
                 image_size=size,
                 mask_threshold=self.mask_threshold,
+                speck_fraction=self.speck_fraction,
             )
             for obj_id, track in state.tracks.items()
             if (out := track.output) is not None

@@ -7,8 +7,14 @@ as tracked on that image:
 1. Filters: a detection scoring below ``min_score``, or whose label is not in ``classes``
    (when given), is ignored.
 2. A detection whose box overlaps a *visible* object's box by IoU >= ``match_iou`` is that
-   object (one detection per object, best overlaps first): skipped, or a refining box prompt
-   when ``refine``.
+   object (one detection per object; pairs of the same label first, then best overlaps first):
+   skipped, or a refining box prompt when ``refine``.
+2b. A track gone astray: when objects cross, SAM 2 may move a track onto its neighbour (two
+   objects show on one place) or spread it over both, while the detector still sees the
+   object. A detection left, and a visible object of its label that no detection matched and
+   whose box touches the detection's box or coincides with a matched object's box (IoU >=
+   ``match_iou``): the closest such object is re-seeded with the detection's box, keeping its
+   id, instead of a duplicate being added.
 3. A detection left that still overlaps a visible object by IoU >= ``new_max_iou`` is taken
    for that object seen loosely (a drifting mask, a second box on one thing): skipped, never a
    new object, so a detector running on every frame does not duplicate tracked objects.
@@ -104,6 +110,14 @@ class Outcome:
     over_limit: int = 0  # no free object slot
 
 
+def inside(a: Box, b: Box) -> float:
+    """The share of box ``a``'s area that lies inside box ``b`` (0 when ``a`` is empty)."""
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return float(ix * iy / area) if ix > 0 and iy > 0 and area > 0 else 0.0
+
+
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two (x0, y0, x1, y1) boxes; 0 when either is empty."""
     ix = min(a[2], b[2]) - max(a[0], b[0])
@@ -127,7 +141,8 @@ def _greedy_pairs(
             overlap = iou(det.box, obj.box)
             if overlap >= threshold:
                 pairs.append((overlap, d, o))
-    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    # the same label first (an object keeps its class), then the best overlaps
+    pairs.sort(key=lambda p: (objects[p[2]].label != detections[p[1]].label, -p[0], p[1], p[2]))
     taken_d: dict[int, int] = {}
     taken_o: set[int] = set()
     for _overlap, d, o in pairs:
@@ -155,9 +170,21 @@ def associate(
             outcome.decisions.append(Decision(Action.REFINE, kept[d], visible[o].obj_id))
         else:
             outcome.tracked += 1
+    unconfirmed = _unconfirmed(visible, set(matched.values()), rules.match_iou)
     rest = []
     for d, det in enumerate(kept):
         if d in matched:
+            continue
+        astray = [
+            obj
+            for obj, shadow in unconfirmed.items()
+            if obj.label == det.label
+            and (shadow or iou(det.box, obj.box) > 0.0)
+        ]
+        closest = _closest(det, astray)
+        if closest is not None:
+            outcome.decisions.append(Decision(Action.RESEED, det, closest.obj_id))
+            del unconfirmed[closest]
             continue
         if any(o.box is not None and iou(det.box, o.box) >= rules.new_max_iou for o in visible):
             outcome.overlapping += 1
@@ -178,6 +205,32 @@ def associate(
         else:
             outcome.over_limit += 1
     return outcome
+
+
+def _unconfirmed(visible: Sequence[TrackedBox], matched: set[int], match_iou: float) -> dict[TrackedBox, bool]:
+    """The labelled visible objects no detection matched (indices in ``matched`` did), each with
+    whether it sits on a matched object: its box coincides with that object's box, or lies
+    mostly inside it (a second track on an object already tracked)."""
+    confirmed = [visible[o].box for o in matched if visible[o].box is not None]
+
+    def sits_on(box: Box) -> bool:
+        return any(iou(box, other) >= match_iou or inside(box, other) > 0.5 for other in confirmed)
+
+    return {
+        obj: sits_on(obj.box)
+        for o, obj in enumerate(visible)
+        if o not in matched and obj.label and obj.box is not None
+    }
+
+
+def _closest(det: Detection, objects: Sequence[TrackedBox]) -> TrackedBox | None:
+    """The object whose box overlaps ``det`` most (then whose centre is nearest); None if none."""
+
+    def centre_gap(box: Box) -> float:
+        return abs((box[0] + box[2]) - (det.box[0] + det.box[2])) + abs((box[1] + box[3]) - (det.box[1] + det.box[3]))
+
+    boxed = [o for o in objects if o.box is not None]
+    return min(boxed, key=lambda o: (-iou(det.box, o.box), centre_gap(o.box)), default=None)  # type: ignore[arg-type]
 
 
 def clip_box(box: Box, height: int, width: int) -> Box | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
+from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION
 from sam2_ros.node.detections import DetectionRules
 
 
@@ -90,6 +91,15 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("input_depth", 1, _INT, "image subscription queue depth", True, (1, 100)),
     ParameterSpec("max_objects", 16, _INT, "most objects tracked per stream", False, (1, 255)),
     ParameterSpec("mask_threshold", 0.0, _DOUBLE, "mask logit threshold", False, (-20.0, 20.0)),
+    ParameterSpec(
+        "speck_fraction",
+        DEFAULT_SPECK_FRACTION,
+        _DOUBLE,
+        "mask regions smaller than this fraction of the object's largest region are left out of every output "
+        "(mask, box, area, 3D, detection matching); 0 keeps them all; the memory bank is unaffected",
+        False,
+        (0.0, 1.0),
+    ),
     ParameterSpec("publish_overlay", True, _BOOL, "publish the overlay image when subscribed", False),
     ParameterSpec(
         "prompt_frame_cache",
@@ -231,6 +241,7 @@ class RuntimeParams:
 
     max_objects: int
     mask_threshold: float
+    speck_fraction: float
     publish_overlay: bool
     prompt_wait_s: float
     max_image_pixels: int
@@ -246,6 +257,7 @@ def read_runtime(get: Callable[[str], Any]) -> RuntimeParams:
     return RuntimeParams(
         max_objects=int(get("max_objects")),
         mask_threshold=float(get("mask_threshold")),
+        speck_fraction=float(get("speck_fraction")),
         publish_overlay=bool(get("publish_overlay")),
         prompt_wait_s=float(get("prompt_wait_s")),
         max_image_pixels=int(get("max_image_pixels")),

@@ -101,6 +101,7 @@ class Stream:
     def run(self, job: Job, params: RuntimeParams) -> None:
         """Reset, prompts before the frame, the frame, prompts made on it; then publish the frame's outputs."""
         self.tracker.mask_threshold = params.mask_threshold
+        self.tracker.speck_fraction = params.speck_fraction
         if job.reset:
             self.reset()
         for req in job.prompts_before:
