@@ -377,9 +377,9 @@ def test_corrections_persist_as_conditioning_frames_and_match_meta(model_small, 
     clip = generate_clip(1, num_frames=16)
     correction, last = 3, 11
     prompts = {0: ([clip.first_visible_point(1)], [1]), correction: ([clip.first_visible_point(2, correction)], [0])}
-    node = NodeProcess(
-        tmp_path_factory.mktemp("corrections"), model_small.model_dir, {"corrections_as_conditioning": True}
-    )
+    # speck_fraction 0: the node publishes SAM 2's raw masks, compared pixel for pixel with Meta's
+    params = {"corrections_as_conditioning": True, "speck_fraction": 0.0}
+    node = NodeProcess(tmp_path_factory.mktemp("corrections"), model_small.model_dir, params)
     try:
         g = Graph(client, node, vision=False)
         g.reset()

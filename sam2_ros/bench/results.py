@@ -55,7 +55,7 @@ def eager(result: FrameResult) -> tuple[np.ndarray, Any]:
     height, width = result.image_size
     full = {}
     for obj_id, obj in result.objects.items():
-        logits = image_ops.resize_float(obj.low_res_logits, height, width)
+        logits = image_ops.resize_float(obj.output_logits, height, width)  # the outputs' logits (no specks)
         mask = logits > 0.0
         full[obj_id] = (logits, mask, mask_statistics(mask))
     visible = [(i, full[i]) for i in sorted(full) if result.objects[i].visible and full[i][2][1]]

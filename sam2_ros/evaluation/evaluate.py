@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sam2_ros.engine import image_ops
+from sam2_ros.engine.results import ObjectResult
 from sam2_ros.engine.tracker import Sam2Tracker
 from sam2_ros.evaluation.metrics import boundary_f, iou
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 from sam2_ros.evaluation.synthetic import SyntheticClip, generate_clip
+
+NO_POINTER = np.zeros(1, np.float32)  # the reference's masks need no object pointer
 
 EVAL_SEED_START = 1000  # held out: training uses seeds >= sam2_ros.train.data.TRAIN_SEED_BASE
 CONDITIONS = ("clean", "occluded")
@@ -77,7 +79,9 @@ def track_engine(tracker: Sam2Tracker, clip: SyntheticClip, prompt: str) -> Trac
 
 
 def track_reference(predictor, clip: SyntheticClip, prompt: str) -> Track:
-    """The same protocol through Meta's predictor (masks from its logits, resized like the engine)."""
+    """The same protocol through Meta's predictor; its masks are made from its logits exactly as the
+    engine makes its outputs (resized, without specks, visible = present with pixels: an
+    ``ObjectResult``), so the two differ only where the model's numbers do."""
     stream = OfficialStream(predictor, clip.frames)
     height, width = clip.frames.shape[1:3]
     track = Track()
@@ -90,8 +94,9 @@ def track_reference(predictor, clip: SyntheticClip, prompt: str) -> Track:
                     outputs = stream.add_points(obj_id, p.get("points"), p.get("labels"), p.get("box"))
             for obj_id in clip.masks:
                 ref = outputs[obj_id]
-                mask = image_ops.resize_float(ref.low_res_logits, height, width) > 0.0
-                track.add(obj_id, mask & (ref.object_score > 0), ref.low_res_logits)
+                size = (height, width)
+                shown = ObjectResult(obj_id, ref.low_res_logits, 0.0, ref.object_score, NO_POINTER, False, size)
+                track.add(obj_id, shown.mask & shown.visible, ref.low_res_logits)
     finally:
         stream.close()
     return track
