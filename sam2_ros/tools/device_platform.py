@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sam2_ros.export.qnn import FP16_MIN_HTP_ARCH, SOCS
+
 
 @dataclass(frozen=True)
 class SocInfo:
@@ -33,21 +35,26 @@ class SocInfo:
     export_preset: str | None  # ``sam2-ros-export --soc`` preset, None where there is none
 
 
+def _preset(name: str, preset: str) -> SocInfo:
+    """A chip the export has a ``--soc`` preset for: its soc_model and HTP arch are the preset's."""
+    soc_model, htp_arch = SOCS[preset]
+    return SocInfo(name, htp_arch, soc_model, preset)
+
+
 # Kernel soc_id -> chip. Partial on purpose: only chips whose HTP generation is documented by
 # Qualcomm and that this project targets. QCS6490/QCM6490 (v68) have no fp16 on the HTP.
 SOC_TABLE: dict[int, SocInfo] = {
     497: SocInfo("QCM6490", 68, None, None),
     498: SocInfo("QCS6490", 68, None, None),
-    519: SocInfo("SM8550", 73, 43, "sm8550"),
-    557: SocInfo("SM8650", 75, 57, "sm8650"),
-    603: SocInfo("QCS8550", 73, 43, "qcs8550"),
-    604: SocInfo("QCM8550", 73, 43, "qcs8550"),
-    618: SocInfo("SM8750", 79, 69, "sm8750"),
+    519: _preset("SM8550", "sm8550"),
+    557: _preset("SM8650", "sm8650"),
+    603: _preset("QCS8550", "qcs8550"),
+    604: _preset("QCM8550", "qcs8550"),
+    618: _preset("SM8750", "sm8750"),
 }
 SOC_BY_NAME: dict[str, SocInfo] = {info.name: info for info in SOC_TABLE.values()}
 SOC_NAME_PATTERN = re.compile(r"\b(" + "|".join(sorted(SOC_BY_NAME, key=len, reverse=True)) + r")\b", re.I)
-EXPORT_PRESETS = ("qcs8550", "sm8550", "sm8650", "sm8750")  # sam2_ros.export.qnn.SOCS (not imported: it needs onnx)
-FP16_MIN_HTP_ARCH = 69
+EXPORT_PRESETS = tuple(SOCS)
 
 
 def _read(root: Path, relative: str) -> str | None:
