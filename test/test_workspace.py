@@ -160,15 +160,20 @@ def test_installed_node_tracks_what_the_installed_player_publishes(workspace, in
             cwd=workspace.outside, env=workspace.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        workspace.run(
+        # discovery of a node just started can take seconds on a loaded machine: the player waits for it
+        played = workspace.run(
             workspace.executable("sam2-ros-player"), "--synthetic", "11", "--max-frames", "8", "--rate", "4",
-            "--topic", f"{ns}/image", "--prompt-topic", f"{ns}/prompt",
+            "--topic", f"{ns}/image", "--prompt-topic", f"{ns}/prompt", "--wait-subscribers", "60",
             "--prompts", str(share / "config" / "demo_prompts.yaml"), timeout=180,
         )  # fmt: skip
-        wait_until(
-            lambda: any(len(m.objects) == 2 for m in client.messages(f"{ns}/tracked_objects")),
-            30, "tracked objects from the installed node",
-        )  # fmt: skip
+        try:
+            wait_until(
+                lambda: any(len(m.objects) == 2 for m in client.messages(f"{ns}/tracked_objects")),
+                30, "tracked objects from the installed node",
+            )  # fmt: skip
+        except TimeoutError as exc:  # what the player saw, and the node, say why
+            seen = f"player: {played.stderr[-2000:]}\nnode: {log_path.read_text()[-2000:]}"
+            raise AssertionError(f"{exc}\n{seen}") from exc
         tracked = {o.object_id for m in client.messages(f"{ns}/tracked_objects") for o in m.objects}
         assert tracked == {1, 2}  # the demo prompts' first two objects (the third comes at frame 8)
     finally:
