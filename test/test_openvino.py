@@ -427,6 +427,12 @@ def test_benchmark_times_openvino_next_to_onnxruntime(model_small, tmp_path):
     assert all(v > 0 for row in run["percent_of_peak"].values() for v in row.values()), run["percent_of_peak"]
     kernels = run["backends"]["openvino-f32"]["kernels"]
     assert set(kernels) == {"image_encoder", "mask_decoder", "memory_encoder", "memory_attention"}
-    assert set().union(*kernels.values()) == {"f32"}, kernels
+    assert set().union(*(k["precision"] for k in kernels.values())) == {"f32"}, kernels
+    # the attention kernels that ran, read from each runtime's graph: OpenVINO fuses memory attention's
+    # 8 attentions into MHA subgraphs; ONNX Runtime runs them as MatMul, Softmax and MatMul
+    assert kernels["memory_attention"]["attention"] == {"Subgraph(MHA)/f32": 8}, kernels
+    assert run["backends"]["onnxruntime"]["kernels"]["memory_attention"] == {"attention": {"Softmax": 8}}
+    # the whole stream (3 frames, the prompted one too) takes longer than its steady-state frame
+    assert run["backends"]["onnxruntime"]["stream"] > run["backends"]["onnxruntime"]["wall"] > 0
     with pytest.raises(SystemExit):
         bench.main(["--backends", "openvino-fp8"])

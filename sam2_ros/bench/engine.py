@@ -238,15 +238,22 @@ def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads
     return frames, outputs, compiled_kernels(tracker)
 
 
-def compiled_kernels(tracker) -> dict[str, dict[str, int]]:
-    """Per stage, how many compute layers run at each precision (openvino components; {} elsewhere)."""
+def compiled_kernels(tracker) -> dict[str, dict[str, dict[str, int]]]:
+    """Per stage, what the runtime really runs: ``precision`` (compute layers at each precision,
+    OpenVINO) and ``attention`` (the attention kernels: fused ones by name, ``Softmax`` where
+    attention runs as separate MatMul, Softmax and MatMul)."""
     kernels = {}
     for name, component in tracker._runner.components.items():
+        entry: dict[str, dict[str, int]] = {}
         if hasattr(component, "kernels"):
             counts: dict[str, int] = {}
             for (_, precision), n in component.kernels().items():
                 counts[precision] = counts.get(precision, 0) + n
-            kernels[name] = counts
+            entry["precision"] = counts
+        if hasattr(component, "attention_kernels"):
+            entry["attention"] = dict(component.attention_kernels())
+        if entry:
+            kernels[name] = entry
     return kernels
 
 
@@ -307,9 +314,12 @@ def run_official(
 
 
 def summarise(frames: list[dict[str, float]], skip: int) -> dict[str, float]:
-    """Mean wall and per-stage seconds per frame over frames[skip:]."""
+    """Mean wall and per-stage seconds per frame over frames[skip:] (the steady state), and
+    ``stream``: the wall time of the whole stream, prompted frame and all."""
     steady = frames[skip:] or frames
-    return {k: float(np.mean([f[k] for f in steady])) for k in ("wall", *STAGES)}
+    summary = {k: float(np.mean([f[k] for f in steady])) for k in ("wall", *STAGES)}
+    summary["stream"] = float(sum(f["wall"] for f in frames))
+    return summary
 
 
 # ---------------------------------------------------------------------------- RSS workers
@@ -448,8 +458,9 @@ def main(argv: list[str] | None = None) -> int:
                 entry: dict[str, Any] = summarise(frames, skip=skip)
                 if kernels:
                     entry["kernels"] = kernels
-                    print(f"  {backend} compute layers by precision: "
-                          + "; ".join(f"{k} {v}" for k, v in kernels.items()))  # fmt: skip
+                    for stage, stage_kernels in kernels.items():
+                        print(f"  {backend} {stage}: "
+                              + "; ".join(f"{kind} {value}" for kind, value in stage_kernels.items()))  # fmt: skip
                 if eng_out is None:
                     eng_out, run["engine"] = out, entry
                 else:
@@ -525,7 +536,7 @@ def _print_backends(run: dict[str, Any]) -> None:
     print(f"\n-- {run['size']} px, {run['objects']} object(s): seconds per frame (speed-up over {first}) "
           "and % of the measured peak of the precision each stage runs at --")  # fmt: skip
     print(f"  {'stage':17s} " + " ".join(f"{n:>26s}" for n in rows))
-    for stage in ("wall", *STAGES):
+    for stage in ("wall", *STAGES, "stream"):
         ref = rows[first][stage]
         cells = []
         for n, entry in rows.items():
@@ -552,6 +563,9 @@ def _print_run(run: dict[str, Any], flops: dict[str, dict[str, float]], peak_gfl
         ratio = f"{eng / ref:6.2f}" if ref else ""
         ref_s = f"{ref:9.3f}" if ref is not None else ""
         print(f"  {stage:17s} {eng:9.3f} {ref_s:>9s} {ratio:>6s} {frac:>12s}")
+    eng, ref = run["engine"]["stream"], run.get("official", {}).get("stream")
+    print(f"  whole stream of {run['frames']} frames (prompts on frame 0), seconds: engine {eng:.3f}"
+          + (f", official {ref:.3f}, ratio {eng / ref:.2f}" if ref else ""))  # fmt: skip
     if "max_logit_difference" in run:
         print(f"  largest low-res logit difference engine vs official: {run['max_logit_difference']:.2e}")
 

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from sam2_ros.engine.backends.openvino_backend import MHA, fused_attention_subgraphs
+
 COMPONENTS = ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile")
 
-# OpenVINO snippets: a Subgraph node that fused MatMul-Softmax-MatMul (else a fused elementwise chain)
-MHA = "Subgraph(MHA)"
 # op type (ONNX Runtime's op_name, OpenVINO's node_type) -> group; "compute" groups are the products
 GROUPS: dict[str, tuple[str, ...]] = {
     "gemm": ("MatMul", "FusedMatMul", "Gemm", "FullyConnected", "MatMulNBits", "QLinearMatMul", "MatMulInteger"),
@@ -166,7 +166,7 @@ def profile_openvino(path: Path, feeds: dict[str, np.ndarray], config: dict[str,
 
     core = ov.Core()
     compiled = core.compile_model(str(path), "CPU", {**config, "PERF_COUNT": "YES"})
-    mha = _mha_subgraphs(core, path, compiled)
+    mha = fused_attention_subgraphs(compiled, core.read_model(str(path)))
     request = compiled.create_infer_request()
     names = {n for port in compiled.inputs for n in port.get_names()}
     feeds = {k: np.ascontiguousarray(v) for k, v in feeds.items() if k in names}
@@ -188,19 +188,6 @@ def profile_openvino(path: Path, feeds: dict[str, np.ndarray], config: dict[str,
                 and p.node_type not in ("Parameter", "Result", "Input", "Output")
             ]
     return _summary(nodes, walls, runs)
-
-
-def _mha_subgraphs(core: Any, path: Path, compiled: Any) -> set[str]:
-    """Names of the compiled Subgraph nodes whose fused original ops include a MatMul (a fused MHA)."""
-    types = {op.get_friendly_name(): op.get_type_name() for op in core.read_model(str(path)).get_ordered_ops()}
-    names = set()
-    for op in compiled.get_runtime_model().get_ordered_ops():
-        info = op.get_rt_info()
-        if info["layerType"].astype(str) == "Subgraph" and "originalLayersNames" in info:
-            fused = info["originalLayersNames"].astype(str).split(",")
-            if any(types.get(name) == "MatMul" for name in fused):
-                names.add(op.get_friendly_name())
-    return names
 
 
 def _summary(nodes: list[tuple], walls: list[float], runs: int, top: int = 10) -> dict[str, Any]:

@@ -6,7 +6,9 @@ near zero (memory selection, multimask choice, object-score gating, binarisation
 temporal encodings) stays on the host, in :mod:`sam2_ros.engine`.
 
 Memory attention is re-expressed with real-valued rotary tables (SAM 2 uses complex
-tensors, which no ONNX exporter supports); the arithmetic is the same.
+tensors, which no ONNX exporter supports) and query/key projections whose output channels are
+de-interleaved, so the rotation needs no strided split or interleaving (glue that costs up to
+a fifth of memory attention in OpenVINO bf16); the arithmetic is the same.
 """
 
 from __future__ import annotations
@@ -113,27 +115,66 @@ class MemoryEncoderComponent(nn.Module):
         return out["vision_features"], out["vision_pos_enc"][0]
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate adjacent channel pairs of ``x`` [..., N, D] by angles with cos/sin [N, D/2]."""
+def deinterleaved_order(channels: int, heads: int) -> torch.Tensor:
+    """Channel order that puts each head's rotary pairs as [all first halves, all second halves].
+
+    SAM 2 rotates adjacent channel pairs (2i, 2i+1). Reordering the rows of the query and key
+    projections by this order makes them emit each head's pairs de-interleaved, so the rotation
+    works on two contiguous halves instead of a strided split and an interleaving stack. Queries
+    and keys are reordered alike, so every query-key dot product is the same sum of the same
+    products (only the order of the additions changes).
+    """
+    head_dim = channels // heads
+    order = [head * head_dim + i for head in range(heads) for first in (0, 1) for i in range(first, head_dim, 2)]
+    return torch.tensor(order)
+
+
+def _rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate adjacent channel pairs of ``x`` [..., N, D] (SAM 2's own layout) by cos/sin [N, D/2]."""
     pairs = x.reshape(*x.shape[:-1], -1, 2)
     real, imag = pairs[..., 0], pairs[..., 1]
-    out = torch.stack((real * cos - imag * sin, real * sin + imag * cos), dim=-1)
-    return out.flatten(-2)
+    return torch.stack((real * cos - imag * sin, real * sin + imag * cos), dim=-1).flatten(-2)
 
 
-def _rotate_split(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """As :func:`_rotate`, but returns the rotated pairs de-interleaved: [all reals, all imaginaries].
-
-    Applied to both queries and keys this permutes their channels the same way, so every
-    query-key dot product is unchanged; the graph stays 4-D with strided slices, which
-    static-shape accelerators (QNN HTP) run, unlike the 5-D pair reshape.
-    """
-    real, imag = x[..., 0::2], x[..., 1::2]
+def _rotate_halves(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate ``x`` [..., N, D], laid out as [first halves, second halves] of its channel pairs,
+    by angles with cos/sin [N, D/2]; the result keeps that layout."""
+    real, imag = x.chunk(2, dim=-1)
     return torch.cat((real * cos - imag * sin, real * sin + imag * cos), dim=-1)
+
+
+# Channel layouts of the rotary pairs: "halves" (exported) or "pairs" (SAM 2's; kept to measure against)
+ROTARY_LAYOUTS = ("halves", "pairs")
+
+
+class RotaryProjections(nn.Module):
+    """The query and key projections of one RoPEAttention, as constants of the exported graph, with
+    their rows de-interleaved (:func:`deinterleaved_order`) in layout ``halves``; SAM 2's module is
+    not changed."""
+
+    def __init__(self, attn: nn.Module, layout: str = "halves") -> None:
+        super().__init__()
+        if layout not in ROTARY_LAYOUTS:
+            raise ValueError(f"rotary layout {layout!r} is not one of {ROTARY_LAYOUTS}")
+        self.rotate = _rotate_halves if layout == "halves" else _rotate_pairs
+        dim = attn.internal_dim
+        order = deinterleaved_order(dim, attn.num_heads) if layout == "halves" else torch.arange(dim)
+        with torch.no_grad():
+            self.register_buffer("q_weight", attn.q_proj.weight[order].clone(), persistent=False)
+            self.register_buffer("q_bias", attn.q_proj.bias[order].clone(), persistent=False)
+            self.register_buffer("k_weight", attn.k_proj.weight[order].clone(), persistent=False)
+            self.register_buffer("k_bias", attn.k_proj.bias[order].clone(), persistent=False)
+
+    def query(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.q_weight, self.q_bias)
+
+    def key(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.k_weight, self.k_bias)
 
 
 def _rope_attention(
     attn: nn.Module,
+    projections: RotaryProjections,
     q: torch.Tensor,
     k_rope: torch.Tensor,
     k_plain: torch.Tensor | None,
@@ -141,32 +182,30 @@ def _rope_attention(
     cos: torch.Tensor,
     sin: torch.Tensor,
     key_bias: torch.Tensor | None = None,
-    split_rotation: bool = False,
+    tile_tables: bool = False,
 ) -> torch.Tensor:
     """SAM 2's RoPEAttention.forward with real-valued rotary tables.
 
-    ``key_bias`` ([K], 0 or a large negative number per key) masks padding keys out.
-
     ``k_rope`` holds whole frames of HW tokens each (rotated with the frame's tables);
-    ``k_plain`` (object-pointer tokens) is not rotated.
+    ``k_plain`` (object-pointer tokens) is not rotated. ``key_bias`` ([K], 0 or a large
+    negative number per key) masks padding keys out. ``tile_tables`` repeats the tables over
+    the frames instead of reshaping the keys to 5-D (static-shape runtimes such as the QNN HTP
+    need tensors of rank 4 at most).
     """
     heads = attn.num_heads
-    q = attn._separate_heads(attn.q_proj(q), heads)
-    k = attn._separate_heads(attn.k_proj(k_rope), heads)
+    q = attn._separate_heads(projections.query(q), heads)
+    k = attn._separate_heads(projections.key(k_rope), heads)
     b, nh, n_k, d = k.shape
     hw = cos.shape[0]
-    if split_rotation:  # static shapes: tile the tables over the frames instead of a 5-D reshape
-        q = _rotate_split(q, cos, sin)
+    rotate = projections.rotate
+    q = rotate(q, cos, sin)
+    if tile_tables:
         frames = n_k // hw
-        k = _rotate_split(k, cos.repeat(frames, 1), sin.repeat(frames, 1))
+        k = rotate(k, cos.repeat(frames, 1), sin.repeat(frames, 1))
     else:
-        q = _rotate(q, cos, sin)
-        k = _rotate(k.reshape(b, nh, n_k // hw, hw, d), cos, sin).reshape(b, nh, n_k, d)
+        k = rotate(k.reshape(b, nh, n_k // hw, hw, d), cos, sin).reshape(b, nh, n_k, d)
     if k_plain is not None:
-        plain = attn._separate_heads(attn.k_proj(k_plain), heads)
-        if split_rotation:  # the same channel order as the rotated queries
-            plain = torch.cat((plain[..., 0::2], plain[..., 1::2]), dim=-1)
-        k = torch.cat([k, plain], dim=2)
+        k = torch.cat([k, attn._separate_heads(projections.key(k_plain), heads)], dim=2)
     v = attn._separate_heads(attn.v_proj(v), heads)
     mask = None if key_bias is None else key_bias.reshape(1, 1, 1, -1)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -178,10 +217,11 @@ class MemoryAttentionComponent(nn.Module):
 
     Inputs (batch-first): image embedding [B,C,h,w], its position encoding [1,C,h,w],
     spatial memories [B, M*h*w, Cm] with their encodings, pointer tokens [B, P, Cm] with
-    their encodings. Output: conditioned embedding [B,C,h,w].
+    their encodings. Output: conditioned embedding [B,C,h,w]. ``rotary_layout`` "pairs" keeps
+    SAM 2's interleaved channels (only to measure the exported "halves" layout against).
     """
 
-    def __init__(self, sam: nn.Module, feat_hw: tuple[int, int]) -> None:
+    def __init__(self, sam: nn.Module, feat_hw: tuple[int, int], rotary_layout: str = "halves") -> None:
         super().__init__()
         self.attention = sam.memory_attention
         first = self.attention.layers[0]
@@ -194,6 +234,10 @@ class MemoryAttentionComponent(nn.Module):
             for attn in (layer.self_attn, layer.cross_attn_image):
                 if not math.isclose(attn.compute_cis.keywords["theta"], theta):
                     raise ValueError("rope_theta other than 10000 is not supported")
+        self.projections = nn.ModuleList(
+            nn.ModuleList([RotaryProjections(a, rotary_layout) for a in (layer.self_attn, layer.cross_attn_image)])
+            for layer in self.attention.layers
+        )
 
     def forward(
         self,
@@ -204,7 +248,7 @@ class MemoryAttentionComponent(nn.Module):
         object_pointers: torch.Tensor,
         object_pointers_pos: torch.Tensor,
         key_bias: torch.Tensor | None = None,
-        split_rotation: bool = False,
+        tile_tables: bool = False,
     ) -> torch.Tensor:
         b, c, h, w = image_embeddings.shape
         curr = image_embeddings.flatten(2).transpose(1, 2)  # [B, HW, C]
@@ -213,11 +257,11 @@ class MemoryAttentionComponent(nn.Module):
         if self.attention.pos_enc_at_input:
             output = output + 0.1 * curr_pos
         cos, sin = self.rope_cos, self.rope_sin
-        for layer in self.attention.layers:
+        for layer, (self_proj, cross_proj) in zip(self.attention.layers, self.projections):
             # self-attention
             tgt2 = layer.norm1(output)
             q = k = tgt2 + curr_pos if layer.pos_enc_at_attn else tgt2
-            output = output + _rope_attention(layer.self_attn, q, k, None, tgt2, cos, sin, None, split_rotation)
+            output = output + _rope_attention(layer.self_attn, self_proj, q, k, None, tgt2, cos, sin, None, tile_tables)
             # cross-attention to memories and pointers
             tgt2 = layer.norm2(output)
             q = tgt2 + curr_pos if layer.pos_enc_at_cross_attn_queries else tgt2
@@ -227,7 +271,7 @@ class MemoryAttentionComponent(nn.Module):
                 k_mem, k_ptr = memory, object_pointers
             v = torch.cat([memory, object_pointers], dim=1)
             output = output + _rope_attention(
-                layer.cross_attn_image, q, k_mem, k_ptr, v, cos, sin, key_bias, split_rotation
+                layer.cross_attn_image, cross_proj, q, k_mem, k_ptr, v, cos, sin, key_bias, tile_tables
             )
             # feed-forward
             tgt2 = layer.norm3(output)

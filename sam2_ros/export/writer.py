@@ -125,7 +125,7 @@ def host_tensors_from_model(built: BuiltModel, settings: ModelSettings) -> dict[
         }
 
 
-def _example_inputs(
+def example_inputs(
     settings: ModelSettings, static_bank: tuple[int, int] | None = None, decoder_points: tuple[int, ...] = ()
 ) -> dict[str, dict[str, Any]]:
     """Example inputs (and dynamic axes) per component, batch 1.
@@ -212,7 +212,7 @@ OUTPUT_NAMES = {
 }
 
 
-def _modules(
+def component_modules(
     built: BuiltModel, settings: ModelSettings, static: bool, decoder_points: tuple[int, ...] = ()
 ) -> dict[str, Any]:
     from sam2_ros.export import components
@@ -228,7 +228,11 @@ def _modules(
     }
 
 
-def _export_component(name: str, module: Any, example: dict[str, Any], path: Path) -> ComponentSpec:
+def export_component(
+    name: str, module: Any, example: dict[str, Any], path: Path, opset: int | None = None
+) -> ComponentSpec:
+    """Export one component to ``path`` (at the exporter's default opset unless ``opset``) and check
+    it against PyTorch on the example inputs with ONNX Runtime."""
     import onnxruntime as ort
     import torch
 
@@ -262,6 +266,7 @@ def _export_component(name: str, module: Any, example: dict[str, Any], path: Pat
             optimize=True,
             external_data=False,
             verbose=False,
+            **({"opset_version": opset} if opset else {}),
         )
     # Check the exported graph against PyTorch on the example inputs.
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -338,15 +343,15 @@ def write_model_dir(
         static = static_bank is not None
         if static and 1 not in decoder_points:
             raise ExportError("static decoders need a 1-point variant (tracking): include 1 in the point counts")
-        examples = _example_inputs(settings, static_bank, decoder_points if static else ())
+        examples = example_inputs(settings, static_bank, decoder_points if static else ())
         specs: dict[str, ComponentSpec] = {}
         from sam2_ros.export import static_ops  # torch only here: the CLI checks its arguments first
 
         patch = static_ops.hiera_for_static_runtimes() if static else contextlib.nullcontext()
         with patch:
-            for name, module in _modules(built, settings, static, decoder_points if static else ()).items():
+            for name, module in component_modules(built, settings, static, decoder_points if static else ()).items():
                 LOG.info("exporting %s", name)
-                specs[name] = _export_component(name, module, examples[name], staging / f"{name}.onnx")
+                specs[name] = export_component(name, module, examples[name], staging / f"{name}.onnx")
         np.savez(staging / HOST_TENSORS_FILE, **host)
         source = {
             "config": built.config_name,

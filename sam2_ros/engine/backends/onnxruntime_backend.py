@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,16 +14,36 @@ from sam2_ros.engine.backends.base import Backend, Component
 from sam2_ros.engine.errors import BackendError, ModelDirError
 from sam2_ros.engine.manifest import ComponentSpec
 
+# ONNX Runtime's fused attention kernels, and the Softmax of attention written as separate ops
+ATTENTION_OPS = ("MultiHeadAttention", "Attention", "GroupQueryAttention", "PackedAttention", "Softmax")
 _DTYPES = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)": "int64"}
 
 
 class OnnxRuntimeComponent(Component):
     """A component run by an ``onnxruntime.InferenceSession``."""
 
-    def __init__(self, spec: ComponentSpec, session: Any) -> None:
+    def __init__(self, spec: ComponentSpec, session: Any, path: Path | None = None, options: Any = None) -> None:
         super().__init__(spec)
         self.session = session
+        self.path, self.options = path, options  # read again only by attention_kernels
         self._output_names = [o.name for o in spec.outputs]
+
+    def attention_kernels(self) -> Counter[str]:
+        """How the component's attention runs after ONNX Runtime's graph optimisations, from the
+        optimised graph: fused kernels (``MultiHeadAttention``, ``Attention``, ...) by op type, and
+        ``Softmax`` for attention left as MatMul, Softmax and MatMul (needs the ``onnx`` package)."""
+        import onnx
+        import onnxruntime as ort
+
+        with tempfile.TemporaryDirectory() as tmp:
+            options = ort.SessionOptions()  # the optimisations the component's session ran
+            if self.options is not None:
+                options.graph_optimization_level = self.options.graph_optimization_level
+            options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+            options.log_severity_level = 3  # ORT warns that the file holds CPU-specific (NCHWc) ops
+            ort.InferenceSession(str(self.path), sess_options=options, providers=self.session.get_providers())
+            graph = onnx.load(str(Path(tmp) / "optimized.onnx"), load_external_data=False).graph
+        return Counter(node.op_type for node in graph.node if node.op_type in ATTENTION_OPS)
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
@@ -67,7 +89,7 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:
             raise ModelDirError(f"{path} could not be loaded by onnxruntime: {exc}") from exc
         check_interface(spec, session)
-        return OnnxRuntimeComponent(spec, session)
+        return OnnxRuntimeComponent(spec, session, path, options)
 
 
 def check_interface(spec: ComponentSpec, session: Any, file: str | None = None) -> None:

@@ -52,6 +52,8 @@ PRECISIONS = ("f32", "bf16", "mixed")
 # devices OpenVINO composes from others; they are not in Core.available_devices
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 COMPUTE_LAYERS = ("Convolution", "FullyConnected", "MatMul", "ScaledDotProductAttention")
+# a snippets Subgraph that fused a MatMul (with its Softmax): OpenVINO's fused multi-head attention
+MHA = "Subgraph(MHA)"
 _TYPES = {"f32": "tensor(float)", "i32": "tensor(int32)", "i64": "tensor(int64)"}
 _warned_bf16: set[str] = set()  # devices already warned about (one warning per process and device)
 
@@ -113,6 +115,20 @@ def check_device(device: str, available: Sequence[str]) -> None:
     )
 
 
+def fused_attention_subgraphs(compiled: Any, source: Any) -> set[str]:
+    """Names of ``compiled``'s Subgraph layers that took in a MatMul or ScaledDotProductAttention of
+    the ``source`` model (fused attention; OpenVINO's other Subgraphs fuse only elementwise ops)."""
+    types = {op.get_friendly_name(): op.get_type_name() for op in source.get_ordered_ops()}
+    names = set()
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if "layerType" in info and info["layerType"].astype(str) == "Subgraph" and "originalLayersNames" in info:
+            fused = info["originalLayersNames"].astype(str).split(",")
+            if any(types.get(name) in ("MatMul", "ScaledDotProductAttention") for name in fused):
+                names.add(op.get_friendly_name())
+    return names
+
+
 def _port_view(port: Any) -> SimpleNamespace:
     """One OpenVINO port as check_interface reads a graph input/output: name, type, shape."""
     shape = [d.get_length() if d.is_static else None for d in port.get_partial_shape()]
@@ -142,9 +158,10 @@ class _GraphView:
 class OpenVinoComponent(Component):
     """A component compiled by OpenVINO, run through one infer request."""
 
-    def __init__(self, spec: ComponentSpec, compiled: Any) -> None:
+    def __init__(self, spec: ComponentSpec, compiled: Any, source: Path | None = None) -> None:
         super().__init__(spec)
         self.compiled = compiled
+        self.source = source  # the file compiled (read again only by attention_kernels)
         self._request = compiled.create_infer_request()
         self._lock = threading.Lock()  # an infer request runs one inference at a time
         self._output_names = [o.name for o in spec.outputs]
@@ -167,6 +184,25 @@ class OpenVinoComponent(Component):
             layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
             if layer in COMPUTE_LAYERS and "runtimePrecision" in info:
                 counts[(layer, info["runtimePrecision"].astype(str).lower())] += 1
+        return counts
+
+    def attention_kernels(self) -> Counter[str]:
+        """How the component's attention runs, as compiled: ``{"Subgraph(MHA)/bf16": 8}`` for fused
+        multi-head attention (a snippets Subgraph that took in MatMul and Softmax),
+        ``ScaledDotProductAttention/<precision>`` for the SDPA node, ``Softmax/<precision>`` for
+        attention left as separate MatMul, Softmax and MatMul layers."""
+        import openvino as ov
+
+        mha = fused_attention_subgraphs(self.compiled, ov.Core().read_model(str(self.source)))
+        counts: Counter[str] = Counter()
+        for op in self.compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
+            precision = info["runtimePrecision"].astype(str).lower() if "runtimePrecision" in info else "?"
+            if op.get_friendly_name() in mha:
+                counts[f"{MHA}/{precision}"] += 1
+            elif layer in ("ScaledDotProductAttention", "Softmax", "SoftMax"):
+                counts[f"{layer}/{precision}"] += 1
         return counts
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -266,7 +302,7 @@ class OpenVinoBackend(Backend):
         except Exception as exc:
             raise ModelDirError(f"{path} could not be compiled by openvino for {self.device}: {exc}") from exc
         check_interface(spec, _GraphView(compiled))
-        return OpenVinoComponent(spec, compiled)
+        return OpenVinoComponent(spec, compiled, path)
 
     def _int8_encoder(self, model_dir: Path, spec: ComponentSpec) -> Path:
         if spec.openvino is not None and spec.openvino.int8_xml:
