@@ -189,12 +189,14 @@ def test_bad_component_precision_is_refused_before_export(item):
         parse_component_precision([item])
 
 
-@pytest.mark.parametrize(("static", "layout"), [(False, "halves"), (True, "halves"), (False, "pairs")])
-def test_memory_attention_component_is_metas(static, layout):
+@pytest.mark.parametrize(
+    ("static", "layout", "sdpa"), [(False, "halves", False), (True, "halves", False), (False, "pairs", True)]
+)
+def test_memory_attention_component_is_metas(static, layout, sdpa):
     """The exported memory attention (real rotary tables, de-interleaved query/key rows) computes
     what SAM 2's MemoryAttention computes, in torch, for a bank of 2 frames and 4 pointer tokens;
-    the static form with its padding slots masked out gives the same result, and so does the
-    interleaved layout the benchmark measures against."""
+    the static form with its padding slots masked out gives the same result, and so do the
+    interleaved layout and torch's fused attention, which the benchmark measures against."""
     from sam2_ros.export.builder import build_model
     from sam2_ros.export.components import MemoryAttentionComponent, StaticMemoryAttentionComponent
 
@@ -221,7 +223,7 @@ def test_memory_attention_component_is_metas(static, layout):
                 torch.tensor([[1.0, 1.0, 0.0]]), torch.tensor([[1.0] * 4 + [0.0] * 2]),
             )  # fmt: skip
         else:
-            component = MemoryAttentionComponent(sam, (e, e), rotary_layout=layout)
+            component = MemoryAttentionComponent(sam, (e, e), rotary_layout=layout, sdpa=sdpa)
             got = component(image, image_pos, memory, memory_pos, pointers, pointers_pos)
     scale = float(want.abs().max())
     assert float((got - want).abs().max()) <= 1e-5 * scale

@@ -3,12 +3,15 @@
 ``python -m sam2_ros.bench.attention --image-size 512`` exports a seeded random model's memory
 attention (needs torch and sam2) in these forms:
 
-- ``halves``: what ``sam2-ros-export`` ships: attention as MatMul, Softmax and MatMul (the
-  exporter's default opset), rotary pairs de-interleaved in the query/key projections;
-- ``pairs``: the same with SAM 2's interleaved rotary pairs (the export before issue 23);
-- ``onnx-attention``: ``halves`` at opset 23, where attention is one ONNX ``Attention`` op;
+- ``halves``: what ``sam2-ros-export`` ships: attention written as MatMul, Softmax and MatMul
+  with the scale on the queries, rotary pairs de-interleaved in the query/key projections;
+- ``pairs``: the same with SAM 2's interleaved rotary pairs (the rotation before issue 23);
+- ``onnx-attention``: ``halves`` with torch's ``scaled_dot_product_attention`` exported at opset
+  23, where it is one ONNX ``Attention`` op;
 - ``ms-mha``: ``onnx-attention`` with each ``Attention`` replaced by ONNX Runtime's
-  ``com.microsoft.MultiHeadAttention``.
+  ``com.microsoft.MultiHeadAttention``;
+- ``static``: the ``--static-shapes`` export (a fixed full bank with validity masks, all valid
+  here), which an earlier measurement found faster in OpenVINO bf16.
 
 It runs each form on the same full-bank inputs (7 memory frames and 64 pointer tokens, seeded)
 in ONNX Runtime, OpenVINO f32 and, where the CPU has BF16, OpenVINO bf16, in interleaved rounds
@@ -30,7 +33,7 @@ import numpy as np
 
 from sam2_ros.bench.profile import cpu_info
 
-FORMS = ("halves", "pairs", "onnx-attention", "ms-mha")
+FORMS = ("halves", "pairs", "onnx-attention", "ms-mha", "static")
 ONNX_ATTENTION_OPSET = 23
 
 
@@ -39,8 +42,8 @@ def export_forms(workdir: Path, image_size: int, config: str = "sam2.1_hiera_t",
     import dataclasses
 
     from sam2_ros.export.builder import build_model
-    from sam2_ros.export.components import MemoryAttentionComponent
-    from sam2_ros.export.writer import example_inputs, export_component, settings_from_model
+    from sam2_ros.export.components import MemoryAttentionComponent, StaticMemoryAttentionComponent
+    from sam2_ros.export.writer import example_inputs, export_component, settings_from_model, static_bank_size
 
     built = build_model(config, random_init_seed=seed, image_size=image_size)
     settings = settings_from_model(built)
@@ -52,10 +55,13 @@ def export_forms(workdir: Path, image_size: int, config: str = "sam2.1_hiera_t",
         "halves": export_component(name, MemoryAttentionComponent(built.model, feat), example, files["halves"]),
         "pairs": export_component(name, MemoryAttentionComponent(built.model, feat, "pairs"), example, files["pairs"]),
         "onnx-attention": export_component(
-            name, MemoryAttentionComponent(built.model, feat), example, files["onnx-attention"],
+            name, MemoryAttentionComponent(built.model, feat, sdpa=True), example, files["onnx-attention"],
             opset=ONNX_ATTENTION_OPSET,
         ),
     }  # fmt: skip
+    static_example = example_inputs(settings, static_bank_size(settings))["memory_attention"]
+    static = StaticMemoryAttentionComponent(built.model, feat)
+    specs["static"] = export_component(name, static, static_example, files["static"])
     to_multi_head_attention(files["onnx-attention"], files["ms-mha"])
     specs["ms-mha"] = dataclasses.replace(specs["onnx-attention"], file=files["ms-mha"].name, sha256=None)
     return specs
@@ -110,7 +116,8 @@ def to_multi_head_attention(source: Path, target: Path) -> int:
 
 
 def full_bank_inputs(image_size: int, memories: int = 7, pointer_tokens: int = 64, seed: int = 0) -> dict:
-    """Seeded memory attention inputs with a full bank (sam2.1_hiera_t's widths)."""
+    """Seeded memory attention inputs with a full bank (sam2.1_hiera_t's widths; the static
+    export's bank size: 1 conditioning and 6 recent frames, 16 pointers of 4 tokens)."""
     e = image_size // 16
     rng = np.random.default_rng(seed)
 
@@ -147,12 +154,17 @@ def measure(workdir: Path, specs: dict[str, Any], feeds: dict, threads: int, rou
 
     bf16 = "BF16" in [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
     runners = _runners(workdir, specs, threads, ["f32", "bf16"] if bf16 else ["f32"])
-    outputs = {key: next(iter(r.run(feeds).values())) for key, r in runners.items()}  # also warms up
+    valid = {"memory_valid": np.ones((1, 7), np.float32), "pointer_valid": np.ones((1, 64), np.float32)}
+    feeds_of = {
+        form: {**feeds, **{k: v for k, v in valid.items() if k in {t.name for t in spec.inputs}}}
+        for form, spec in specs.items()
+    }
+    outputs = {key: next(iter(r.run(feeds_of[key[1]]).values())) for key, r in runners.items()}  # warms up
     times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
     for _ in range(rounds):
         for key, runner in runners.items():
             start = time.perf_counter()
-            runner.run(feeds)
+            runner.run(feeds_of[key[1]])
             times[key].append(time.perf_counter() - start)
 
     def median(key: tuple[str, str]) -> float:
@@ -196,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['runtime']:15s} {r['form']:15s} {r['best_ms']:8.1f} {r['median_ms']:10.1f} {ratio:>10s} "
               f"{r['max_difference_to_shipped']:9.1e}  {kernels}")  # fmt: skip
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"cpu": cpu, "image_size": args.image_size, "threads": args.threads,
                                          "rows": rows}, indent=1))  # fmt: skip
     return 0

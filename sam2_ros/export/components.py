@@ -14,6 +14,7 @@ a fifth of memory attention in OpenVINO bf16); the arithmetic is the same.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -183,6 +184,7 @@ def _rope_attention(
     sin: torch.Tensor,
     key_bias: torch.Tensor | None = None,
     tile_tables: bool = False,
+    attend: Any = None,
 ) -> torch.Tensor:
     """SAM 2's RoPEAttention.forward with real-valued rotary tables.
 
@@ -190,7 +192,7 @@ def _rope_attention(
     ``k_plain`` (object-pointer tokens) is not rotated. ``key_bias`` ([K], 0 or a large
     negative number per key) masks padding keys out. ``tile_tables`` repeats the tables over
     the frames instead of reshaping the keys to 5-D (static-shape runtimes such as the QNN HTP
-    need tensors of rank 4 at most).
+    need tensors of rank 4 at most). ``attend`` replaces :func:`_attend` (the benchmark's forms).
     """
     heads = attn.num_heads
     q = attn._separate_heads(projections.query(q), heads)
@@ -207,9 +209,25 @@ def _rope_attention(
     if k_plain is not None:
         k = torch.cat([k, attn._separate_heads(projections.key(k_plain), heads)], dim=2)
     v = attn._separate_heads(attn.v_proj(v), heads)
+    return attn.out_proj(attn._recombine_heads((attend or _attend)(q, k, v, key_bias)))
+
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor | None) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d) + key_bias) v``, as ``F.scaled_dot_product_attention`` computes it,
+    written out so that the scale multiplies the queries only: the exporter's SDPA scales queries
+    and keys by sqrt(scale) each, one more elementwise pass over the (7x larger) keys in every
+    layer. ONNX Runtime runs MatMul, Softmax and MatMul either way (its fused attention kernels were
+    slower: docs/PERFORMANCE.md); OpenVINO fuses this pattern into its MHA kernel."""
+    logits = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)
+    if key_bias is not None:
+        logits = logits + key_bias.reshape(1, 1, 1, -1)
+    return torch.softmax(logits, dim=-1) @ v
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor | None) -> torch.Tensor:
+    """:func:`_attend` as one ``F.scaled_dot_product_attention`` (ONNX ``Attention`` from opset 23)."""
     mask = None if key_bias is None else key_bias.reshape(1, 1, 1, -1)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return attn.out_proj(attn._recombine_heads(out))
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 class MemoryAttentionComponent(nn.Module):
@@ -218,12 +236,16 @@ class MemoryAttentionComponent(nn.Module):
     Inputs (batch-first): image embedding [B,C,h,w], its position encoding [1,C,h,w],
     spatial memories [B, M*h*w, Cm] with their encodings, pointer tokens [B, P, Cm] with
     their encodings. Output: conditioned embedding [B,C,h,w]. ``rotary_layout`` "pairs" keeps
-    SAM 2's interleaved channels (only to measure the exported "halves" layout against).
+    SAM 2's interleaved channels and ``sdpa`` attends with one ``F.scaled_dot_product_attention``
+    (both only to measure the exported form against: ``python -m sam2_ros.bench.attention``).
     """
 
-    def __init__(self, sam: nn.Module, feat_hw: tuple[int, int], rotary_layout: str = "halves") -> None:
+    def __init__(
+        self, sam: nn.Module, feat_hw: tuple[int, int], rotary_layout: str = "halves", sdpa: bool = False
+    ) -> None:
         super().__init__()
         self.attention = sam.memory_attention
+        self.attend = _sdpa if sdpa else _attend
         first = self.attention.layers[0]
         head_dim = first.self_attn.internal_dim // first.self_attn.num_heads
         theta = 10000.0
@@ -261,7 +283,9 @@ class MemoryAttentionComponent(nn.Module):
             # self-attention
             tgt2 = layer.norm1(output)
             q = k = tgt2 + curr_pos if layer.pos_enc_at_attn else tgt2
-            output = output + _rope_attention(layer.self_attn, self_proj, q, k, None, tgt2, cos, sin, None, tile_tables)
+            output = output + _rope_attention(
+                layer.self_attn, self_proj, q, k, None, tgt2, cos, sin, None, tile_tables, self.attend
+            )
             # cross-attention to memories and pointers
             tgt2 = layer.norm2(output)
             q = tgt2 + curr_pos if layer.pos_enc_at_cross_attn_queries else tgt2
@@ -271,7 +295,7 @@ class MemoryAttentionComponent(nn.Module):
                 k_mem, k_ptr = memory, object_pointers
             v = torch.cat([memory, object_pointers], dim=1)
             output = output + _rope_attention(
-                layer.cross_attn_image, cross_proj, q, k_mem, k_ptr, v, cos, sin, key_bias, tile_tables
+                layer.cross_attn_image, cross_proj, q, k_mem, k_ptr, v, cos, sin, key_bias, tile_tables, self.attend
             )
             # feed-forward
             tgt2 = layer.norm3(output)

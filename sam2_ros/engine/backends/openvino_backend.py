@@ -54,6 +54,7 @@ VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 COMPUTE_LAYERS = ("Convolution", "FullyConnected", "MatMul", "ScaledDotProductAttention")
 # a snippets Subgraph that fused a MatMul (with its Softmax): OpenVINO's fused multi-head attention
 MHA = "Subgraph(MHA)"
+ATTENTION_SOURCES = ("MatMul", "ScaledDotProductAttention")
 _TYPES = {"f32": "tensor(float)", "i32": "tensor(int32)", "i64": "tensor(int64)"}
 _warned_bf16: set[str] = set()  # devices already warned about (one warning per process and device)
 
@@ -124,7 +125,9 @@ def fused_attention_subgraphs(compiled: Any, source: Any) -> set[str]:
         info = op.get_rt_info()
         if "layerType" in info and info["layerType"].astype(str) == "Subgraph" and "originalLayersNames" in info:
             fused = info["originalLayersNames"].astype(str).split(",")
-            if any(types.get(name) in ("MatMul", "ScaledDotProductAttention") for name in fused):
+            # a name the source lacks was generated while reading it (``<Type>_<n>``, e.g. the SDPA
+            # OpenVINO makes of com.microsoft.MultiHeadAttention): its type is its prefix
+            if any(types.get(name, name.rsplit("_", 1)[0]) in ATTENTION_SOURCES for name in fused):
                 names.add(op.get_friendly_name())
     return names
 
