@@ -408,8 +408,9 @@ def test_benchmark_times_openvino_next_to_onnxruntime(model_small, tmp_path):
     from sam2_ros.bench import engine as bench
 
     # the benchmark's model cache, filled with model_small instead of a new export
-    (tmp_path / "sam2.1_hiera_t-256-seed0.pt").symlink_to(model_small.checkpoint)
-    (tmp_path / "sam2.1_hiera_t-256-seed0").symlink_to(model_small.model_dir)
+    checkpoint, model_dir = bench.cached_model_paths(tmp_path, "sam2.1_hiera_t", 256)
+    checkpoint.symlink_to(model_small.checkpoint)
+    model_dir.symlink_to(model_small.model_dir)
     out = tmp_path / "bench.json"
     args = ["--sizes", "256", "--objects", "1", "--frames", "3", "--skip-official", "--skip-rss"]
     args += ["--backends", "onnxruntime,openvino-f32,openvino-bf16", "--workdir", str(tmp_path), "--json", str(out)]

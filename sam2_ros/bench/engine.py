@@ -58,13 +58,28 @@ def peak_rss_mb() -> float:
 
 
 # ---------------------------------------------------------------------------- models
+def exporter_fingerprint() -> str:
+    """A short hash of the export code: a cached export made by other export code is not reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).parent.parent / "export").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def cached_model_paths(workdir: Path, config: str, image_size: int, seed: int = 0) -> tuple[Path, Path]:
+    """Where :func:`prepare_model` keeps the checkpoint and the model directory exported from it."""
+    stem = f"{config}-{image_size}-seed{seed}"
+    return workdir / f"{stem}.pt", workdir / f"{stem}-export-{exporter_fingerprint()}"
+
+
 def prepare_model(workdir: Path, config: str, image_size: int, seed: int = 0) -> tuple[Path, Path]:
     """A seeded random checkpoint and its exported model directory (cached in ``workdir``)."""
     from sam2_ros.export.builder import build_model
     from sam2_ros.export.writer import write_model_dir
 
-    ckpt = workdir / f"{config}-{image_size}-seed{seed}.pt"
-    model_dir = workdir / f"{config}-{image_size}-seed{seed}"
+    ckpt, model_dir = cached_model_paths(workdir, config, image_size, seed)
     if not ckpt.exists():
         make_random_checkpoint(ckpt, config, seed=seed, image_size=image_size)
     if not (model_dir / "model.yaml").exists():
