@@ -340,8 +340,14 @@ def test_compiled_models_are_cached(shipped_dir, tmp_path):
     blobs = sorted(cache.rglob("*.blob"))
     assert len(blobs) == 4 and {b.parent.name for b in blobs} == {"CPU-f32"}, blobs  # one per component
     assert not any(c.loaded_from_cache for c in first.values())
-    assert all(c.loaded_from_cache for c in _load(shipped_dir, cache_dir=str(cache)).values())
+    cached = _load(shipped_dir, cache_dir=str(cache))
+    assert all(c.loaded_from_cache for c in cached.values())
     assert sorted(cache.rglob("*.blob")) == blobs
+    # a cached blob forgets which layers each fused layer took in: the attention kernels are still
+    # those of a fresh compile (the shipped memory attention's 2 layers x 2 attentions fused into MHA)
+    for name in ("memory_attention", "mask_decoder"):
+        assert cached[name].attention_kernels() == first[name].attention_kernels(), name
+    assert first["memory_attention"].attention_kernels() == {"Subgraph(MHA)/f32": 4}
     # OpenVINO's cache key leaves out the precision hint: bf16 must not get the f32 blobs
     bf16 = _load(shipped_dir, cache_dir=str(cache), precision="bf16")
     assert not any(c.loaded_from_cache for c in bf16.values())

@@ -161,10 +161,14 @@ class _GraphView:
 class OpenVinoComponent(Component):
     """A component compiled by OpenVINO, run through one infer request."""
 
-    def __init__(self, spec: ComponentSpec, compiled: Any, source: Path | None = None) -> None:
+    def __init__(
+        self, spec: ComponentSpec, compiled: Any, source: Path | None = None, device: str = "CPU",
+        config: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(spec)
         self.compiled = compiled
-        self.source = source  # the file compiled (read again only by attention_kernels)
+        # the file compiled, and how (used again only by attention_kernels)
+        self.source, self.device, self.config = source, device, dict(config or {})
         self._request = compiled.create_infer_request()
         self._lock = threading.Lock()  # an infer request runs one inference at a time
         self._output_names = [o.name for o in spec.outputs]
@@ -196,9 +200,15 @@ class OpenVinoComponent(Component):
         attention left as separate MatMul, Softmax and MatMul layers."""
         import openvino as ov
 
-        mha = fused_attention_subgraphs(self.compiled, ov.Core().read_model(str(self.source)))
+        core = ov.Core()
+        source = core.read_model(str(self.source))
+        compiled = self.compiled
+        if self.loaded_from_cache:  # a cached blob does not keep which original layers each layer fused
+            config = {k: v for k, v in self.config.items() if k != "CACHE_DIR"}
+            compiled = core.compile_model(source.clone(), self.device, config)
+        mha = fused_attention_subgraphs(compiled, source)
         counts: Counter[str] = Counter()
-        for op in self.compiled.get_runtime_model().get_ordered_ops():
+        for op in compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
             layer = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
             precision = info["runtimePrecision"].astype(str).lower() if "runtimePrecision" in info else "?"
@@ -305,7 +315,7 @@ class OpenVinoBackend(Backend):
         except Exception as exc:
             raise ModelDirError(f"{path} could not be compiled by openvino for {self.device}: {exc}") from exc
         check_interface(spec, _GraphView(compiled))
-        return OpenVinoComponent(spec, compiled, path)
+        return OpenVinoComponent(spec, compiled, path, self.device, self.compile_config())
 
     def _int8_encoder(self, model_dir: Path, spec: ComponentSpec) -> Path:
         if spec.openvino is not None and spec.openvino.int8_xml:
