@@ -422,6 +422,7 @@ def test_benchmark_times_openvino_next_to_onnxruntime(model_small, tmp_path):
     args += ["--backends", "onnxruntime,openvino-f32,openvino-bf16", "--workdir", str(tmp_path), "--json", str(out)]
     assert bench.main([*args, "--peak-sizes", "256"]) == 0
     report = json.loads(out.read_text())
+    assert report["cpu"]["model"] and "avx512f" in report["cpu"]["flags"]  # the CPU model and its flags
     run = report["runs"][0]
     assert set(run["backends"]) == {"onnxruntime", "openvino-f32", "openvino-bf16"}
     assert run["backends"]["openvino-f32"]["wall"] > 0

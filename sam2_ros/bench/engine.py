@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from sam2_ros.bench.profile import cpu_info
     from sam2_ros.evaluation.synthetic import generate_clip
 
     torch.set_num_threads(args.threads)
@@ -447,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if any(ENGINE_BACKENDS[b][0] == "openvino" for b in backends):
         report["versions"]["openvino"] = __import__("openvino").__version__
+    report["cpu"] = cpu = cpu_info()
+    print(f"CPU: {cpu['model']}, {cpu['cpus']} cpus; flags: " + " ".join(f for f, on in cpu["flags"].items() if on))
     report["matmul_peak"] = peak = measure_matmul_peak(args.threads, tuple(args.peak_sizes))
     print(f"fp32 matmul peak ({args.threads} threads): {peak['peak_gflops']:.1f} GFLOP/s "
           f"(torch {peak['torch_gflops']:.1f}, numpy {peak['numpy_gflops']:.1f})")  # fmt: skip
