@@ -51,6 +51,7 @@ NOT_DECLARED = {
     "aidlite": "aidlite backend: APLUX's SDK, not on PyPI (docs/QUALCOMM.md)",
     "torch": "export extra: scripts/setup_env.sh, requirements/export.txt",
     "sam2": "export extra: scripts/setup_env.sh, requirements/export.txt (no rosdep key)",
+    "onnx": "the onnxruntime component's attention_kernels() only (the benchmarks): requirements/export.txt",
 }
 # Subpackages that need the export environment (torch, sam2, onnx, hydra) or are development tools:
 # their third-party imports are documented in requirements/*.txt, not in package.xml.

@@ -24,6 +24,7 @@ STREAM = "image"  # the stream name of the node's one image topic
 
 
 LAST_SENT = [0]  # stamp (s) of the newest frame the camera thread has published
+PERIOD = [FRAME_PERIOD_S]  # the camera thread's period now (a test may slow it down)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def node(model_small, tmp_path_factory, client, clip):
     def camera() -> None:
         order = list(range(len(clip.frames))) + list(range(len(clip.frames) - 2, 0, -1))
         n = 0
-        while not stop.wait(FRAME_PERIOD_S):
+        while not stop.wait(PERIOD[0]):
             pub.publish(image_msg(clip.frames[order[n % len(order)]], 10000 + n))
             LAST_SENT[0] = 10000 + n
             n += 1
@@ -203,9 +204,18 @@ def test_list_prints_the_tracked_objects(client, node, clip):
 
 def test_stamp_chooses_the_image(client, node, clip):
     reset(client, node)
-    older = client.messages(node.topic("tracked_objects"))[-2].header.stamp  # still cached (prompt_frame_cache 16)
-    stamp = f"{older.sec}.{older.nanosec:09d}"
-    added = ok(node, "--stamp", stamp, "--id", "4", "--box", *[str(v) for v in clip.box(3)])
+    # The named image must still be cached when the prompt arrives: the node holds its last 16 frames
+    # (prompt_frame_cache's maximum), 3.2 s at 5 Hz, less than the tool's start under load. At 1 Hz
+    # they outlast the tool's 10 s timeout: a prompt that arrives at all names a cached image.
+    PERIOD[0] = 1.0
+    try:
+        seen = len(client.messages(node.topic("tracked_objects")))
+        wait_until(lambda: len(client.messages(node.topic("tracked_objects"))) >= seen + 2, TIMEOUT, "slow frames")
+        older = client.messages(node.topic("tracked_objects"))[-2].header.stamp
+        stamp = f"{older.sec}.{older.nanosec:09d}"
+        added = ok(node, "--stamp", stamp, "--id", "4", "--box", *[str(v) for v in clip.box(3)])
+    finally:
+        PERIOD[0] = FRAME_PERIOD_S
     assert added["stamp"] == stamp and added["object_id"] == 4
     ids_seen(client, node, {4})
 

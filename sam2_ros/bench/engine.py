@@ -3,8 +3,8 @@
 ``python -m sam2_ros.bench`` prints, on the same synthetic clip, weights and thread count:
 per-stage and per-frame times of both at each image size and object count, their largest
 output difference (so the times are for equal outputs), process RSS over a long stream
-(engine and official predictor, each in its own process), FLOPs per stage (attention
-counted by hand, since FlopCounterMode misses CPU scaled_dot_product_attention) and the
+(engine and official predictor, each in its own process), FLOPs per stage (with torch's SDPA
+counted by hand, since FlopCounterMode misses it on CPU, and the attention products apart) and the
 achieved fraction of this machine's measured fp32 matrix-multiply peak.
 
 ``--backends onnxruntime,openvino-f32,openvino-bf16,openvino-mixed`` times the engine on each
@@ -200,13 +200,25 @@ def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dic
     real_sdpa = F.scaled_dot_product_attention
     result = {}
     for name, (module, args) in inputs.items():
-        attention = [0.0]
+        attention, by_hand = [0.0], [0.0]
 
-        def counting_sdpa(q, k, v, *a, _acc=attention, **kw):
+        def products(q, k, v) -> float:
             # QK^T and AV: 2 multiply-adds each per (query, key, channel)
-            _acc[0] += 2.0 * float(np.prod(q.shape[:-1])) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+            return 2.0 * float(np.prod(q.shape[:-1])) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+
+        def counting_sdpa(q, k, v, *a, _attention=attention, _by_hand=by_hand, **kw):
+            _attention[0] += products(q, k, v)
+            _by_hand[0] += products(q, k, v)
             return real_sdpa(q, k, v, *a, **kw)
 
+        real_attend = getattr(module, "attend", None)  # memory attention's own attention (counted by the counter)
+        if real_attend is not None:
+
+            def counting_attend(q, k, v, key_bias, _real=real_attend, _attention=attention):
+                _attention[0] += products(q, k, v)
+                return _real(q, k, v, key_bias)
+
+            module.attend = counting_attend
         counter = FlopCounterMode(display=False)
         F.scaled_dot_product_attention = counting_sdpa
         try:
@@ -214,11 +226,15 @@ def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dic
                 module(*args)
         finally:
             F.scaled_dot_product_attention = real_sdpa
+            if real_attend is not None:
+                module.attend = real_attend
         counted = float(counter.get_total_flops())
         sdpa_counted = sum(
             v for k, v in counter.get_flop_counts().get("Global", {}).items() if "scaled_dot_product" in str(k)
         )
-        result[name] = {"flop_counter": counted, "attention_by_hand": attention[0] - float(sdpa_counted)}
+        # attention_by_hand: the SDPA FLOPs the counter misses on CPU; attention: every attention product
+        result[name] = {"flop_counter": counted, "attention_by_hand": by_hand[0] - float(sdpa_counted)}
+        result[name]["attention"] = attention[0]
         result[name]["total"] = result[name]["flop_counter"] + result[name]["attention_by_hand"]
     return result
 
@@ -466,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         report.setdefault("flops", {})[size] = flops
         print(f"\n== image size {size}: GFLOP per object-frame with a full bank ==")
         for stage, f in flops.items():
-            print(f"  {stage:17s} {f['total'] / 1e9:8.1f}  (attention by hand {f['attention_by_hand'] / 1e9:.1f})")
+            print(f"  {stage:17s} {f['total'] / 1e9:8.1f}  (of which attention {f['attention'] / 1e9:.1f})")
         for num_objects in args.objects:
             skip = min(8, args.frames - 1)
             run: dict[str, Any] = {"size": size, "objects": num_objects, "frames": args.frames, "backends": {}}
