@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.bench.profile import cpu_info
+from sam2_ros.bench.profile import cpu_info, cpu_line
 
 FORMS = ("halves", "pairs", "onnx-attention", "ms-mha", "static")
 ONNX_ATTENTION_OPSET = 23
@@ -154,9 +154,9 @@ def measure(workdir: Path, specs: dict[str, Any], feeds: dict, threads: int, rou
 
     bf16 = "BF16" in [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
     runners = _runners(workdir, specs, threads, ["f32", "bf16"] if bf16 else ["f32"])
-    valid = {"memory_valid": np.ones((1, 7), np.float32), "pointer_valid": np.ones((1, 64), np.float32)}
+    # the static form's extra inputs (validity of each memory slot and pointer token): all valid
     feeds_of = {
-        form: {**feeds, **{k: v for k, v in valid.items() if k in {t.name for t in spec.inputs}}}
+        form: {**feeds, **{t.name: np.ones(t.shape, np.float32) for t in spec.inputs if t.name not in feeds}}
         for form, spec in specs.items()
     }
     outputs = {key: next(iter(r.run(feeds_of[key[1]]).values())) for key, r in runners.items()}  # warms up
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the rows and the machine here")
     args = parser.parse_args(argv)
     cpu = cpu_info()
-    print(f"CPU: {cpu['model']}, {cpu['cpus']} cpus; flags: " + " ".join(f for f, on in cpu["flags"].items() if on))
+    print(cpu_line(cpu))
     print(f"memory attention at {args.image_size} px, full bank (7 memory frames, 64 pointer tokens), "
           f"{args.threads} threads, {args.rounds} rounds")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sam2_ros-attention-") as tmp:

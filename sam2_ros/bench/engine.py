@@ -207,8 +207,9 @@ def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dic
             return 2.0 * float(np.prod(q.shape[:-1])) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
 
         def counting_sdpa(q, k, v, *a, _attention=attention, _by_hand=by_hand, **kw):
-            _attention[0] += products(q, k, v)
-            _by_hand[0] += products(q, k, v)
+            flops = products(q, k, v)
+            _attention[0] += flops
+            _by_hand[0] += flops
             return real_sdpa(q, k, v, *a, **kw)
 
         real_attend = getattr(module, "attend", None)  # memory attention's own attention (counted by the counter)
@@ -449,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from sam2_ros.bench.profile import cpu_info
+    from sam2_ros.bench.profile import cpu_info, cpu_line
     from sam2_ros.evaluation.synthetic import generate_clip
 
     torch.set_num_threads(args.threads)
@@ -465,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(ENGINE_BACKENDS[b][0] == "openvino" for b in backends):
         report["versions"]["openvino"] = __import__("openvino").__version__
     report["cpu"] = cpu = cpu_info()
-    print(f"CPU: {cpu['model']}, {cpu['cpus']} cpus; flags: " + " ".join(f for f, on in cpu["flags"].items() if on))
+    print(cpu_line(cpu))
     report["matmul_peak"] = peak = measure_matmul_peak(args.threads, tuple(args.peak_sizes))
     print(f"fp32 matmul peak ({args.threads} threads): {peak['peak_gflops']:.1f} GFLOP/s "
           f"(torch {peak['torch_gflops']:.1f}, numpy {peak['numpy_gflops']:.1f})")  # fmt: skip

@@ -56,6 +56,11 @@ def op_group(op_type: str) -> str:
 
 
 # ---------------------------------------------------------------------------- machine
+def cpu_line(cpu: dict[str, Any]) -> str:
+    """One line for a benchmark's output: the CPU model, its cpus and the flags it has of CPU_FLAGS."""
+    return f"CPU: {cpu['model']}, {cpu['cpus']} cpus; flags: " + " ".join(f for f, on in cpu["flags"].items() if on)
+
+
 def cpu_info() -> dict[str, Any]:
     """CPU model and the flags that decide the kernels (from /proc/cpuinfo)."""
     model, flags, ids = "unknown", set(), {}

@@ -212,7 +212,7 @@ OUTPUT_NAMES = {
 }
 
 
-def component_modules(
+def _modules(
     built: BuiltModel, settings: ModelSettings, static: bool, decoder_points: tuple[int, ...] = ()
 ) -> dict[str, Any]:
     from sam2_ros.export import components
@@ -349,7 +349,7 @@ def write_model_dir(
 
         patch = static_ops.hiera_for_static_runtimes() if static else contextlib.nullcontext()
         with patch:
-            for name, module in component_modules(built, settings, static, decoder_points if static else ()).items():
+            for name, module in _modules(built, settings, static, decoder_points if static else ()).items():
                 LOG.info("exporting %s", name)
                 specs[name] = export_component(name, module, examples[name], staging / f"{name}.onnx")
         np.savez(staging / HOST_TENSORS_FILE, **host)
