@@ -12,6 +12,17 @@ ROS2_CLI="$ROOT/../shared/ros2-cli"
 if [[ -d "$ROS2_CLI" ]]; then
   bash "$ROS2_CLI/install.sh" "$VENV"
 fi
+# The EdgeTAM environment (Meta's official EdgeTAM code; scripts/setup_edgetam_env.sh says why
+# it is a venv of its own): its suite, test/edgetam, exports EdgeTAM and checks the engine
+# against the official EdgeTAM. SAM2_ROS_SKIP_EDGETAM=1 leaves it out (say so: CI never sets it).
 cd "$ROOT"
 "$VENV/bin/ruff" check sam2_ros test launch
-"$VENV/bin/python" -m pytest test "$@"
+if [[ "${SAM2_ROS_SKIP_EDGETAM:-0}" != "1" ]]; then
+  "$ROOT/scripts/setup_edgetam_env.sh"
+  EDGETAM_VENV="${SAM2_ROS_EDGETAM_VENV:-$ROOT/.venv-edgetam}"
+  "$EDGETAM_VENV/bin/python" -m pytest test/edgetam --confcutdir=test/edgetam -p no:cacheprovider -q
+else
+  echo "[tests] SAM2_ROS_SKIP_EDGETAM=1: the EdgeTAM suite (test/edgetam) is NOT run"
+fi
+# the main suite last: its summary closes the run
+"$VENV/bin/python" -m pytest test --ignore=test/edgetam "$@"

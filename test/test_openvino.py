@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_parity import LOGIT_TOL, run_scenario
+from parity_harness import LOGIT_TOL, run_scenario
 
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.engine.backends import create_backend

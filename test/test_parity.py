@@ -9,100 +9,13 @@ within 1e-4 (absolute) and the visible/occluded decision is identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
+from parity_harness import ParityRecord, _compare, run_scenario
 
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 from sam2_ros.evaluation.synthetic import generate_clip
-
-LOGIT_TOL = 1e-4
-POINTER_TOL = 1e-4
-# The official predictor uses min(num_frames, 16) object pointers; a live stream has no
-# end, so the reference is always given at least 16 frames (only the first ones may be tracked).
-MIN_LOADED_FRAMES = 16
-
-
-@dataclass
-class ParityRecord:
-    """What a scenario saw: worst errors and every (frame, obj, visible) decision."""
-
-    max_logit_error: float = 0.0
-    max_pointer_error: float = 0.0
-    decisions: list[tuple[int, int, bool]] = field(default_factory=list)
-    steps: int = 0
-
-
-def _compare(step: str, frame: int, engine_result, reference, record: ParityRecord) -> None:
-    assert set(engine_result.objects) == set(reference), f"{step}: object ids differ"
-    for obj_id, ref in reference.items():
-        got = engine_result.objects[obj_id]
-        logit_err = float(np.max(np.abs(got.low_res_logits - ref.low_res_logits)))
-        ptr_err = float(np.max(np.abs(got.object_pointer - ref.object_pointer)))
-        assert logit_err <= LOGIT_TOL, f"{step}: object {obj_id} logits differ by {logit_err:.3g}"
-        assert ptr_err <= POINTER_TOL, f"{step}: object {obj_id} pointer differs by {ptr_err:.3g}"
-        assert got.present == (ref.object_score > 0), f"{step}: object {obj_id} visibility differs"
-        record.max_logit_error = max(record.max_logit_error, logit_err)
-        record.max_pointer_error = max(record.max_pointer_error, ptr_err)
-        record.decisions.append((frame, obj_id, got.present))
-    record.steps += 1
-
-
-def run_scenario(
-    model,
-    num_frames: int,
-    script: dict,
-    seed: int = 1,
-    tmp_path=None,
-    tracker=None,
-    official_options: dict | None = None,
-    after_frame: Callable[[int, Sam2Tracker, OfficialStream], None] | None = None,
-) -> ParityRecord:
-    """Run ``script`` ({frame: [action, ...]}) through the engine and the official predictor.
-
-    Actions: ("points", id, points, labels[, accumulate]), ("box", id, box),
-    ("mask", id, mask), ("remove", id). ``official_options`` go to
-    ``build_official_predictor``; ``after_frame(t, engine, stream)`` runs after each frame's actions.
-    """
-    clip = generate_clip(seed, num_frames=max(num_frames, MIN_LOADED_FRAMES))
-    engine = tracker or Sam2Tracker.from_model_dir(model.model_dir, threads=2)
-    predictor = build_official_predictor(
-        model.checkpoint, model.config, image_size=model.image_size, **(official_options or {})
-    )
-    stream = OfficialStream(predictor, clip.frames, workdir=tmp_path)
-    record = ParityRecord()
-    try:
-        for t in range(num_frames):
-            _compare(f"frame {t} track", t, engine.track(clip.frames[t]), stream.track(), record)
-            for action in script.get(t, []):
-                kind, obj_id = action[0], action[1]
-                step = f"frame {t} {kind} {obj_id}"
-                if kind == "points":
-                    accumulate = len(action) > 4 and action[4]
-                    got = engine.add_prompt(obj_id, points=action[2], labels=action[3])
-                    ref = stream.add_points(obj_id, points=action[2], labels=action[3], accumulate=accumulate)
-                elif kind == "box":
-                    got = engine.add_prompt(obj_id, box=action[2])
-                    ref = stream.add_points(obj_id, box=action[2])
-                elif kind == "mask":
-                    got = engine.add_prompt(obj_id, mask=action[2])
-                    ref = stream.add_mask(obj_id, action[2])
-                elif kind == "remove":
-                    engine.remove_object(obj_id)
-                    stream.remove(obj_id)
-                    assert obj_id not in engine.object_ids
-                    continue
-                else:  # pragma: no cover - a typo in a scenario
-                    raise ValueError(kind)
-                _compare(step, t, got, ref, record)
-            if after_frame is not None:
-                after_frame(t, engine, stream)
-    finally:
-        stream.close()
-    return record
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,7 @@ def record_inputs(model_dir: Path, num_objects: int, threads: int, max_frames: i
 
     tracker = Sam2Tracker.from_model_dir(model_dir, threads=threads)
     s = tracker._runner.settings
-    full_memory = s.num_maskmem * s.embed_size**2
+    full_memory = s.num_maskmem * s.memory_tokens_per_frame
     full_pointers = s.max_obj_ptrs_in_encoder * (s.hidden_dim // s.mem_dim)
     calls: dict[str, dict[str, np.ndarray]] = {}
     for name, component in tracker._runner.components.items():
@@ -113,7 +113,7 @@ def record_inputs(model_dir: Path, num_objects: int, threads: int, max_frames: i
         if attention is None:
             continue
         valid = attention.get("memory_valid")
-        memory = int(valid.sum()) * s.embed_size**2 if valid is not None else attention["memory"].shape[1]
+        memory = int(valid.sum()) * s.memory_tokens_per_frame if valid is not None else attention["memory"].shape[1]
         pointers = attention["object_pointers"].shape[1]
         if "pointer_valid" in attention:
             pointers = int(attention["pointer_valid"].sum())

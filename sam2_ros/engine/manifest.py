@@ -1,7 +1,10 @@
 """The model directory format: ``model.yaml`` (a versioned manifest) plus the files it lists.
 
 A model directory holds four ONNX components, one ``.npz`` of small host-side tensors and
-the manifest. :func:`load_model_dir` checks all of it (version, required fields, files
+the manifest. ``model_family`` names the model: ``sam2`` (SAM 2 / SAM 2.1; the default of
+directories written before the field existed) or ``edgetam`` (EdgeTAM: the same four components,
+its memory encoder ending in the spatial perceiver, so each memory is a few hundred tokens).
+:func:`load_model_dir` checks all of it (version, required fields, files
 present, SHA-256, tensor shapes) and raises :class:`ModelDirError` naming the problem.
 
 A static-shape directory (``sam2-ros-export --static-shapes`` / ``--target qnn``) has one
@@ -31,6 +34,9 @@ MANIFEST_NAME = "model.yaml"
 MANIFEST_FORMAT = "sam2_ros.model"
 MANIFEST_VERSION = 1
 COMPONENT_NAMES = ("image_encoder", "mask_decoder", "memory_encoder", "memory_attention")
+# Model families the engine runs, with the components each needs (the decoder may come as variants).
+MODEL_FAMILIES = {"sam2": COMPONENT_NAMES, "edgetam": COMPONENT_NAMES}
+FAMILY_TITLES = {"sam2": "SAM 2", "edgetam": "EdgeTAM"}
 DECODER_VARIANT = re.compile(r"^mask_decoder\.points([1-9][0-9]?)$")
 EXPORT_HINT = "Re-export it with `sam2-ros-export --checkpoint ... --config ... --output DIR`."
 
@@ -146,11 +152,19 @@ class ModelSettings:
     only_obj_ptrs_in_the_past_for_eval: bool
     use_no_obj_embed_spatial: bool
     memory_dtype: str = "bfloat16"
+    # tokens of one memory frame: 0 means one per image-embedding position (SAM 2); EdgeTAM's
+    # perceiver makes it its latents (512)
+    memory_tokens: int = 0
 
     @property
     def embed_size(self) -> int:
         """Side of the image embedding (image_size / backbone_stride)."""
         return self.image_size // self.backbone_stride
+
+    @property
+    def memory_tokens_per_frame(self) -> int:
+        """Tokens of one memory frame in the bank and in memory attention."""
+        return self.memory_tokens or self.embed_size**2
 
     @property
     def low_res_size(self) -> int:
@@ -174,12 +188,14 @@ class Manifest:
     source: dict[str, Any] = field(default_factory=dict)
     # sam2-ros-export --target openvino: {"precision": f32 | bf16 | mixed, "openvino": version}
     openvino: dict[str, Any] = field(default_factory=dict)
+    model_family: str = "sam2"  # a key of MODEL_FAMILIES
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, as written to ``model.yaml``."""
         return {
             "format": MANIFEST_FORMAT,
             "version": self.version,
+            "model_family": self.model_family,
             "random_weights": self.random_weights,
             "source": dict(self.source),
             **({"openvino": dict(self.openvino)} if self.openvino else {}),
@@ -314,6 +330,13 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
             f"{source}: manifest version {version!r} is not supported by this sam2_ros "
             f"(it reads version {MANIFEST_VERSION}). {EXPORT_HINT}"
         )
+    family = str(raw.get("model_family", "sam2"))
+    if family not in MODEL_FAMILIES:
+        raise ModelDirError(
+            f"{source}: model_family {family!r} is not one this sam2_ros runs ({', '.join(MODEL_FAMILIES)}). "
+            f"{EXPORT_HINT}"
+        )
+    title = FAMILY_TITLES[family]
     settings_raw = _require(raw, "settings", source)
     try:
         settings = ModelSettings(**settings_raw)
@@ -329,7 +352,7 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
     comps_raw = _require(raw, "components", source)
     if not isinstance(comps_raw, dict):
         raise ModelDirError(f"{source}: 'components' must be a mapping. {EXPORT_HINT}")
-    names = [n for n in COMPONENT_NAMES if n != "mask_decoder"]
+    names = [n for n in MODEL_FAMILIES[family] if n != "mask_decoder"]
     variants = sorted((str(n) for n in comps_raw if DECODER_VARIANT.match(str(n))), key=lambda n: int(n[19:]))
     if "mask_decoder" in comps_raw or not variants:
         names.insert(1, "mask_decoder")
@@ -337,7 +360,12 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
         raise ModelDirError(f"{source}: static decoders need mask_decoder.points1 (tracking). {EXPORT_HINT}")
     components: dict[str, ComponentSpec] = {}
     for name in names + [v for v in variants if v not in names]:
-        components[name] = _parse_component(name, _require(comps_raw, name, f"{source}: components"), source)
+        if name not in comps_raw:
+            raise ModelDirError(
+                f"{source}: this {title} model directory has no component {name!r} "
+                f"({title} needs {', '.join(MODEL_FAMILIES[family])}). {EXPORT_HINT}"
+            )
+        components[name] = _parse_component(name, comps_raw[name], source)
     host = _require(raw, "host_tensors", source)
     shapes = {str(k): tuple(int(d) for d in v) for k, v in _require(host, "tensors", f"{source}: host_tensors").items()}
     return Manifest(
@@ -352,6 +380,7 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
         random_weights=bool(raw.get("random_weights", False)),
         source=dict(raw.get("source") or {}),
         openvino=_parse_openvino_section(raw.get("openvino"), source),
+        model_family=family,
     )
 
 

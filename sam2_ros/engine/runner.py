@@ -140,7 +140,7 @@ class ModelRunner:
         """Fill a static-shape memory attention's fixed bank: zeros, masked out as invalid."""
         assert self.static_bank is not None
         slots, tokens = self.static_bank
-        hw = self.settings.embed_size**2
+        hw = self.settings.memory_tokens_per_frame
         n_mem = feeds["memory"].shape[1] // hw
         n_tok = feeds["object_pointers"].shape[1]
         if n_mem > slots or n_tok > tokens:
@@ -270,12 +270,11 @@ class ModelRunner:
             out = self.components["memory_encoder"].run(
                 {"image_embeddings": features.embeddings, "mask_for_memory": mask[None, None].astype(np.float32)}
             )
-            memory = out["memory_features"][0]
+            flat = self._flatten(out["memory_features"][0])
             if s.use_no_obj_embed_spatial and not output.object_score > 0:
-                memory = memory + self.host["no_obj_embed_spatial"][:, None, None]
+                flat = flat + self.host["no_obj_embed_spatial"][None, :]
             if self._memory_pos is None:
                 self._memory_pos = self._flatten(out["memory_pos"][0])
-            flat = self._flatten(memory)
         return FrameMemory(output.frame_idx, image_ops.to_bfloat16(flat), output.object_pointer, output.object_score)
 
     def memory_position(self) -> np.ndarray:
@@ -288,5 +287,5 @@ class ModelRunner:
         return self._memory_pos
 
     def _flatten(self, chw: np.ndarray) -> np.ndarray:
-        """[C, h, w] -> [hw, C], contiguous."""
+        """[C, h, w] (SAM 2) or [C, T] (EdgeTAM's latents) -> [tokens, C], contiguous."""
         return np.ascontiguousarray(chw.reshape(self.settings.mem_dim, -1).T)

@@ -82,12 +82,14 @@ def build_official_predictor(
     postprocessing: bool = True,
     add_all_frames_to_correct_as_cond: bool = False,
     max_cond_frames_in_attn: int | None = None,
+    predictor_class: str | None = None,
 ):
     """The official video predictor (CPU, no hole filling).
 
     Package configs go through ``build_sam2_video_predictor`` itself; a YAML file outside the
     ``sam2`` package (Hydra cannot compose those) is read with the export's safe loader, with the
-    same post-processing overrides, and instantiated as ``SAM2VideoPredictor``.
+    same post-processing overrides, and instantiated as ``SAM2VideoPredictor`` (or as
+    ``predictor_class``, an import path, which always takes this way: EdgeTAM's reference).
     ``add_all_frames_to_correct_as_cond`` and ``max_cond_frames_in_attn`` (None: the config's
     value) are passed to the model's construction as config overrides.
     """
@@ -102,7 +104,7 @@ def build_official_predictor(
     import sam2
 
     package_dir = Path(sam2.__file__).parent.resolve()
-    if package_dir in config_path.resolve().parents:
+    if predictor_class is None and package_dir in config_path.resolve().parents:
         rel = os.path.relpath(config_path, package_dir)
         overrides = [f"++model.image_size={image_size}"] if image_size else []
         overrides += [f"++model.{key}={str(value).lower()}" for key, value in model_overrides.items()]
@@ -112,10 +114,13 @@ def build_official_predictor(
     else:
         from hydra.utils import instantiate
 
+        from sam2_ros.export.builder import no_pretrained_download
+
         model_cfg = load_model_config(config_path, image_size, postprocessing)
-        model_cfg["_target_"] = "sam2.sam2_video_predictor.SAM2VideoPredictor"
+        model_cfg["_target_"] = predictor_class or "sam2.sam2_video_predictor.SAM2VideoPredictor"
         model_cfg.update(model_overrides)
-        predictor = instantiate(model_cfg, _recursive_=True)
+        with no_pretrained_download():
+            predictor = instantiate(model_cfg, _recursive_=True)
         _load_checkpoint(predictor, str(checkpoint))
         predictor.eval()
     # Hole filling needs SAM 2's CUDA extension; without it the official code skips it

@@ -1,12 +1,17 @@
-"""Build a SAM 2 model from a config and a checkpoint (or seeded random weights), safely.
+"""Build a SAM 2 or EdgeTAM model from a config and a checkpoint (or seeded random weights), safely.
 
 Configs are YAML data: they are read with OmegaConf's safe loader and every ``_target_``
 must name a class inside the ``sam2`` package, so a config cannot run arbitrary code.
 Checkpoints are read with ``torch.load(..., weights_only=True)``.
+
+Two model families share this path. SAM 2 configs are built with Meta's ``sam2`` package; the
+EdgeTAM config with Meta's official EdgeTAM code, a fork of SAM 2 under the same import name
+that lives in its own environment (``scripts/setup_edgetam_env.sh``, docs/EDGETAM.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +32,44 @@ POSTPROCESSING_OVERRIDES: dict[str, Any] = {
 
 ALLOWED_TARGET_PREFIX = "sam2.modeling."
 
+# Model families: what the manifest records and the engine runs.
+SAM2 = "sam2"
+EDGETAM = "edgetam"
+EDGETAM_ENV_HINT = (
+    "EdgeTAM is built with Meta's official EdgeTAM code, which installs as its own `sam2` package and so lives "
+    "in a separate environment: run scripts/setup_edgetam_env.sh, then "
+    "`.venv-edgetam/bin/python -m sam2_ros.export --config edgetam ...` (docs/EDGETAM.md)"
+)
+
+
+def edgetam_code_installed() -> bool:
+    """Whether the ``sam2`` package importable here is EdgeTAM's (it has the spatial perceiver)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sam2.modeling.perceiver") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def config_family(model_cfg: dict[str, Any]) -> str:
+    """The model family a model config builds: EdgeTAM has a spatial perceiver, SAM 2 has none."""
+    return EDGETAM if model_cfg.get("spatial_perceiver") else SAM2
+
+
+def checkpoint_family(state_dict: dict[str, Any]) -> str:
+    """The model family a checkpoint's weights belong to (EdgeTAM's have perceiver weights)."""
+    return EDGETAM if any(str(k).startswith("spatial_perceiver.") for k in state_dict) else SAM2
+
+
+FAMILY_NAMES = {SAM2: "SAM 2", EDGETAM: "EdgeTAM"}
+
 
 @dataclass
 class BuiltModel:
     """A SAM2Base in eval mode plus where it came from."""
 
+    family: str  # SAM2 or EDGETAM
     model: Any  # sam2.modeling.sam2_base.SAM2Base
     config_name: str
     config_path: Path
@@ -51,6 +89,8 @@ def known_config_names() -> dict[str, Path]:
     for sub in ("sam2.1", "sam2"):
         for path in sorted((root / sub).glob("*.yaml")):
             names[path.stem] = path
+    for path in sorted(root.glob("*.yaml")):  # EdgeTAM's code ships configs/edgetam.yaml
+        names[path.stem] = path
     aliases = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
     for name, path in list(names.items()):
         for long, short in aliases.items():
@@ -68,6 +108,10 @@ def resolve_config(config: str) -> tuple[str, Path]:
         return candidate.stem, candidate.resolve()
     names = known_config_names()
     key = config.removesuffix(".yaml")
+    if key == EDGETAM and key not in names:
+        raise ExportError(
+            f"config {config!r} needs EdgeTAM's code, and the `sam2` package here is SAM 2's. {EDGETAM_ENV_HINT}"
+        )
     if key not in names:
         raise ExportError(
             f"unknown config {config!r}: use one of {', '.join(sorted(names))}, or the path of a SAM 2 model YAML file"
@@ -103,10 +147,14 @@ def load_model_config(config_path: Path, image_size: int | None, postprocessing:
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     _check_targets(model_cfg)
     model_cfg["_target_"] = "sam2.modeling.sam2_base.SAM2Base"
+    if config_family(model_cfg) == EDGETAM and not edgetam_code_installed():
+        raise ExportError(f"config {config_path} is an EdgeTAM config. {EDGETAM_ENV_HINT}")
     if image_size is not None:
         if image_size % 64 != 0 or not 128 <= image_size <= 2048:
             raise ExportError(f"--image-size must be a multiple of 64 in 128..2048, got {image_size}")
         model_cfg["image_size"] = image_size
+    if config_family(model_cfg) == EDGETAM:
+        _fit_rotary_sizes(model_cfg)
     if postprocessing:
         extra = dict(model_cfg.get("sam_mask_decoder_extra_args") or {})
         extra.update(POSTPROCESSING_OVERRIDES["sam_mask_decoder_extra_args"])
@@ -114,6 +162,48 @@ def load_model_config(config_path: Path, image_size: int | None, postprocessing:
         model_cfg["binarize_mask_from_pts_for_mem_enc"] = True
     model_cfg["compile_image_encoder"] = False
     return model_cfg
+
+
+def _fit_rotary_sizes(model_cfg: dict[str, Any]) -> None:
+    """Set EdgeTAM's rotary table of the memory-attention queries to the image embedding's size.
+
+    EdgeTAM's cross-attention precomputes the queries' table for ``q_sizes`` (64 x 64: 1024 px);
+    at another image size the table must follow (the self-attention recomputes its own, and the
+    keys' table belongs to the perceiver's fixed 16 x 16 latents). Only the table changes: no weight.
+    """
+    side = int(model_cfg.get("image_size", 1024)) // 16
+    layer = model_cfg["memory_attention"]["layer"]
+    cross = layer.get("cross_attention", {})
+    if "q_sizes" in cross:
+        cross["q_sizes"] = [side, side]
+    if "feat_sizes" in layer.get("self_attention", {}):
+        layer["self_attention"]["feat_sizes"] = [side, side]
+
+
+@contextlib.contextmanager
+def no_pretrained_download():
+    """Build EdgeTAM's timm backbone without its pretrained ImageNet weights.
+
+    EdgeTAM's ``TimmBackbone`` asks timm for ``pretrained=True``, a download from a model hub.
+    Nothing here may download, and nothing needs to: a checkpoint overwrites every weight, and
+    ``--random-init`` draws them from its seed.
+    """
+    try:
+        from sam2.modeling.backbones import timm as timm_backbone
+    except ImportError:  # SAM 2's code: no timm backbone
+        yield
+        return
+    create = timm_backbone.create_model
+
+    def create_without_download(*args: Any, **kwargs: Any) -> Any:
+        kwargs["pretrained"] = False
+        return create(*args, **kwargs)
+
+    timm_backbone.create_model = create_without_download
+    try:
+        yield
+    finally:
+        timm_backbone.create_model = create
 
 
 def build_model(
@@ -151,12 +241,21 @@ def build_model(
             )
         state_dict = loaded["model"]
         ckpt_sha = sha256_of(checkpoint)
+        family, weights_family = config_family(model_cfg), checkpoint_family(state_dict)
+        if family != weights_family:
+            raise ExportError(
+                f"checkpoint {checkpoint} holds {FAMILY_NAMES[weights_family]} weights, and config {name!r} builds "
+                f"{FAMILY_NAMES[family]}: give the checkpoint with its own config"
+            )
 
     torch.manual_seed(random_init_seed if random_init_seed is not None else 0)
     try:
-        model = instantiate(model_cfg, _recursive_=True)
+        with no_pretrained_download():
+            model = instantiate(model_cfg, _recursive_=True)
     except Exception as exc:
         raise ExportError(f"config {config_path} does not build a SAM 2 model: {exc}") from exc
+    if state_dict is None and config_family(model_cfg) == EDGETAM:
+        calibrate_batch_norm(model, random_init_seed or 0)
 
     if state_dict is not None:
         try:
@@ -170,6 +269,7 @@ def build_model(
             ) from exc
     model.eval()
     return BuiltModel(
+        family=config_family(model_cfg),
         model=model,
         config_name=name,
         config_path=config_path,
@@ -179,6 +279,30 @@ def build_model(
         random_init_seed=random_init_seed,
         postprocessing=postprocessing,
     )
+
+
+def calibrate_batch_norm(model: Any, seed: int) -> None:
+    """Give a randomly initialised image encoder the BatchNorm statistics of a fixed random image.
+
+    EdgeTAM's RepViT starts with running mean 0 and variance 1 in every BatchNorm; on random
+    weights its activations then grow to ~1e7 through the stages and every mask is saturated.
+    One forward pass in training mode with cumulative averaging (``momentum=None``) sets each
+    BatchNorm to the statistics it sees, as a trained encoder's are. Only for random weights.
+    """
+    import torch
+
+    norms = [m for m in model.image_encoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    gen = torch.Generator().manual_seed(seed)
+    image = torch.rand(2, 3, model.image_size, model.image_size, generator=gen) * 4.0 - 2.0
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    model.image_encoder.train()
+    with torch.no_grad():
+        model.image_encoder(image)
+    model.image_encoder.eval()
+    for norm in norms:
+        norm.momentum = 0.1
 
 
 def default_threads() -> int:

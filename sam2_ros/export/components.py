@@ -116,6 +116,27 @@ class MemoryEncoderComponent(nn.Module):
         return out["vision_features"], out["vision_pos_enc"][0]
 
 
+class EdgeTamMemoryEncoderComponent(MemoryEncoderComponent):
+    """EdgeTAM's memory encoder: SAM 2's, then the spatial perceiver that compresses the memory.
+
+    Outputs channel-first like SAM 2's ([1, Cm, T] instead of [1, Cm, h, w]), with T = the
+    perceiver's latents (256 global, then 256 on a 16 x 16 grid): the bank stores compressed
+    memories and the host glue treats both families alike. The position encoding is zero for
+    the global latents and a sine encoding of the grid for the others, the same for every memory.
+    """
+
+    def __init__(self, sam: nn.Module) -> None:
+        super().__init__(sam)
+        if sam.no_obj_embed_spatial is not None:
+            # SAM 2.1 adds it before the perceiver, where the host cannot: not in any EdgeTAM config
+            raise ValueError("EdgeTAM with no_obj_embed_spatial is not supported")
+
+    def forward(self, image_embeddings: torch.Tensor, mask_for_memory: torch.Tensor):
+        features, pos = super().forward(image_embeddings, mask_for_memory)
+        latents, latents_pos = self.sam.spatial_perceiver(features, pos)
+        return latents.transpose(1, 2), latents_pos.transpose(1, 2)
+
+
 def deinterleaved_order(channels: int, heads: int) -> torch.Tensor:
     """Channel order that puts each head's rotary pairs as [all first halves, all second halves].
 
@@ -185,10 +206,12 @@ def _rope_attention(
     key_bias: torch.Tensor | None = None,
     tile_tables: bool = False,
     attend: Any = None,
+    key_tables: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """SAM 2's RoPEAttention.forward with real-valued rotary tables.
 
-    ``k_rope`` holds whole frames of HW tokens each (rotated with the frame's tables);
+    ``k_rope`` holds whole frames of tokens each (rotated with the frame's tables: ``key_tables``
+    (cos, sin) where the keys' differ from the queries' ``cos``/``sin``, as in EdgeTAM);
     ``k_plain`` (object-pointer tokens) is not rotated. ``key_bias`` ([K], 0 or a large
     negative number per key) masks padding keys out. ``tile_tables`` repeats the tables over
     the frames instead of reshaping the keys to 5-D (static-shape runtimes such as the QNN HTP
@@ -198,14 +221,15 @@ def _rope_attention(
     q = attn._separate_heads(projections.query(q), heads)
     k = attn._separate_heads(projections.key(k_rope), heads)
     b, nh, n_k, d = k.shape
-    hw = cos.shape[0]
     rotate = projections.rotate
     q = rotate(q, cos, sin)
+    k_cos, k_sin = key_tables if key_tables is not None else (cos, sin)
+    hw = k_cos.shape[0]
     if tile_tables:
         frames = n_k // hw
-        k = rotate(k, cos.repeat(frames, 1), sin.repeat(frames, 1))
+        k = rotate(k, k_cos.repeat(frames, 1), k_sin.repeat(frames, 1))
     else:
-        k = rotate(k.reshape(b, nh, n_k // hw, hw, d), cos, sin).reshape(b, nh, n_k, d)
+        k = rotate(k.reshape(b, nh, n_k // hw, hw, d), k_cos, k_sin).reshape(b, nh, n_k, d)
     if k_plain is not None:
         k = torch.cat([k, attn._separate_heads(projections.key(k_plain), heads)], dim=2)
     v = attn._separate_heads(attn.v_proj(v), heads)
@@ -252,6 +276,9 @@ class MemoryAttentionComponent(nn.Module):
         cis = compute_axial_cis(dim=head_dim, end_x=feat_hw[1], end_y=feat_hw[0], theta=theta)
         self.register_buffer("rope_cos", cis.real.clone(), persistent=False)
         self.register_buffer("rope_sin", cis.imag.clone(), persistent=False)
+        # the memory keys' tables, one frame of memory tokens long (SAM 2: the queries' own)
+        self.register_buffer("key_cos", cis.real.clone(), persistent=False)
+        self.register_buffer("key_sin", cis.imag.clone(), persistent=False)
         for layer in self.attention.layers:
             for attn in (layer.self_attn, layer.cross_attn_image):
                 if not math.isclose(attn.compute_cis.keywords["theta"], theta):
@@ -295,7 +322,18 @@ class MemoryAttentionComponent(nn.Module):
                 k_mem, k_ptr = memory, object_pointers
             v = torch.cat([memory, object_pointers], dim=1)
             output = output + _rope_attention(
-                layer.cross_attn_image, cross_proj, q, k_mem, k_ptr, v, cos, sin, key_bias, tile_tables, self.attend
+                layer.cross_attn_image,
+                cross_proj,
+                q,
+                k_mem,
+                k_ptr,
+                v,
+                cos,
+                sin,
+                key_bias,
+                tile_tables,
+                self.attend,
+                (self.key_cos, self.key_sin),
             )
             # feed-forward
             tgt2 = layer.norm3(output)
@@ -328,9 +366,63 @@ class StaticMemoryAttentionComponent(MemoryAttentionComponent):
         memory_valid: torch.Tensor,
         pointer_valid: torch.Tensor,
     ) -> torch.Tensor:
-        hw = image_embeddings.shape[2] * image_embeddings.shape[3]
-        valid = torch.cat([memory_valid.reshape(-1, 1).expand(-1, hw).reshape(-1), pointer_valid.reshape(-1)])
+        tokens = self.key_cos.shape[0]  # per memory
+        valid = torch.cat([memory_valid.reshape(-1, 1).expand(-1, tokens).reshape(-1), pointer_valid.reshape(-1)])
         key_bias = (1.0 - valid) * MASKED
         return super().forward(
             image_embeddings, image_pos, memory, memory_pos, object_pointers, object_pointers_pos, key_bias, True
         )
+
+
+def edgetam_key_tables(sam: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """EdgeTAM's rotary tables for one compressed memory: identity (cos 1, sin 0) for the perceiver's
+    global latents, which EdgeTAM does not rotate, then the 16 x 16 grid's table for the 2D latents.
+
+    A rotation by angle 0 is exact (x*1 - y*0 = x), so one table per memory replaces EdgeTAM's
+    split of every memory into rotated and unrotated tokens.
+    """
+    cross = sam.memory_attention.layers[0].cross_attn_image
+    for layer in sam.memory_attention.layers:
+        other = layer.cross_attn_image
+        if not torch.equal(other.freqs_cis_k, cross.freqs_cis_k) or not torch.equal(
+            other.freqs_cis_q, cross.freqs_cis_q
+        ):
+            raise ValueError("EdgeTAM layers with different rotary tables are not supported")
+    perceiver = sam.spatial_perceiver
+    grid = cross.freqs_cis_k
+    if perceiver.num_latents_2d != grid.shape[0]:
+        raise ValueError(f"the keys' rotary table has {grid.shape[0]} rows for {perceiver.num_latents_2d} 2D latents")
+    plain = max(perceiver.num_latents, 0)
+    cos = torch.cat([torch.ones(plain, grid.shape[1]), grid.real])
+    sin = torch.cat([torch.zeros(plain, grid.shape[1]), grid.imag])
+    return cos, sin
+
+
+class _EdgeTamKeys:
+    """Memory attention over EdgeTAM's compressed memories (RoPEAttentionv2 cross-attention)."""
+
+    def _use_edgetam_keys(self, sam: nn.Module, feat_hw: tuple[int, int]) -> None:
+        cross = sam.memory_attention.layers[0].cross_attn_image
+        queries = cross.freqs_cis_q
+        if queries.shape[0] != feat_hw[0] * feat_hw[1] or not torch.allclose(queries.real, self.rope_cos):
+            raise ValueError(
+                f"EdgeTAM's query rotary table ({queries.shape[0]} rows) does not fit a {feat_hw} image embedding"
+            )
+        cos, sin = edgetam_key_tables(sam)
+        self.key_cos, self.key_sin = cos, sin
+
+
+class EdgeTamMemoryAttentionComponent(MemoryAttentionComponent, _EdgeTamKeys):
+    """:class:`MemoryAttentionComponent` for EdgeTAM: memories of T perceiver latents each."""
+
+    def __init__(self, sam: nn.Module, feat_hw: tuple[int, int], **kwargs: Any) -> None:
+        super().__init__(sam, feat_hw, **kwargs)
+        self._use_edgetam_keys(sam, feat_hw)
+
+
+class StaticEdgeTamMemoryAttentionComponent(StaticMemoryAttentionComponent, _EdgeTamKeys):
+    """:class:`StaticMemoryAttentionComponent` for EdgeTAM."""
+
+    def __init__(self, sam: nn.Module, feat_hw: tuple[int, int], **kwargs: Any) -> None:
+        super().__init__(sam, feat_hw, **kwargs)
+        self._use_edgetam_keys(sam, feat_hw)

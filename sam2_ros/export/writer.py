@@ -31,7 +31,7 @@ from sam2_ros.engine.manifest import (
     TensorSpec,
     sha256_of,
 )
-from sam2_ros.export.builder import BuiltModel
+from sam2_ros.export.builder import EDGETAM, BuiltModel
 
 LOG = logging.getLogger("sam2_ros.export")
 HOST_TENSORS_FILE = "host_tensors.npz"
@@ -64,6 +64,8 @@ def settings_from_model(built: BuiltModel) -> ModelSettings:
             + "; ".join(unsupported)
         )
     dec = m.sam_mask_decoder
+    perceiver = getattr(m, "spatial_perceiver", None)
+    memory_tokens = 0 if perceiver is None else max(perceiver.num_latents, 0) + max(perceiver.num_latents_2d, 0)
     return ModelSettings(
         image_size=int(m.image_size),
         backbone_stride=int(m.backbone_stride),
@@ -92,6 +94,7 @@ def settings_from_model(built: BuiltModel) -> ModelSettings:
         use_signed_tpos_enc_to_obj_ptrs=bool(m.use_signed_tpos_enc_to_obj_ptrs),
         only_obj_ptrs_in_the_past_for_eval=bool(m.only_obj_ptrs_in_the_past_for_eval),
         use_no_obj_embed_spatial=m.no_obj_embed_spatial is not None,
+        memory_tokens=memory_tokens,
     )
 
 
@@ -137,6 +140,7 @@ def example_inputs(
 
     gen = torch.Generator().manual_seed(0)
     s, e, c, cm = settings.image_size, settings.embed_size, settings.hidden_dim, settings.mem_dim
+    t = settings.memory_tokens_per_frame
 
     def rnd(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen)
@@ -163,8 +167,8 @@ def example_inputs(
             "inputs": {
                 "image_embeddings": rnd(1, c, e, e),
                 "image_pos": rnd(1, c, e, e),
-                "memory": rnd(1, 2 * e * e, cm),
-                "memory_pos": rnd(1, 2 * e * e, cm),
+                "memory": rnd(1, 2 * t, cm),
+                "memory_pos": rnd(1, 2 * t, cm),
                 "object_pointers": rnd(1, 8, cm),
                 "object_pointers_pos": rnd(1, 8, cm),
             },
@@ -192,8 +196,8 @@ def example_inputs(
             "inputs": {
                 "image_embeddings": rnd(1, c, e, e),
                 "image_pos": rnd(1, c, e, e),
-                "memory": rnd(1, slots * e * e, cm),
-                "memory_pos": rnd(1, slots * e * e, cm),
+                "memory": rnd(1, slots * t, cm),
+                "memory_pos": rnd(1, slots * t, cm),
                 "object_pointers": rnd(1, tokens, cm),
                 "object_pointers_pos": rnd(1, tokens, cm),
                 "memory_valid": memory_valid,
@@ -218,14 +222,25 @@ def _modules(
     from sam2_ros.export import components
 
     e = settings.embed_size
-    attention = components.StaticMemoryAttentionComponent if static else components.MemoryAttentionComponent
+    edgetam = built.family == EDGETAM
+    if edgetam:
+        attention = (
+            components.StaticEdgeTamMemoryAttentionComponent if static else components.EdgeTamMemoryAttentionComponent
+        )
+        memory_encoder = components.EdgeTamMemoryEncoderComponent
+    else:
+        attention = components.StaticMemoryAttentionComponent if static else components.MemoryAttentionComponent
+        memory_encoder = components.MemoryEncoderComponent
     decoders = {f"mask_decoder.points{n}": components.MaskDecoderComponent(built.model) for n in decoder_points}
-    return {
-        "image_encoder": components.ImageEncoderComponent(built.model),
-        **(decoders or {"mask_decoder": components.MaskDecoderComponent(built.model)}),
-        "memory_encoder": components.MemoryEncoderComponent(built.model),
-        "memory_attention": attention(built.model, (e, e)),
-    }
+    try:
+        return {
+            "image_encoder": components.ImageEncoderComponent(built.model),
+            **(decoders or {"mask_decoder": components.MaskDecoderComponent(built.model)}),
+            "memory_encoder": memory_encoder(built.model),
+            "memory_attention": attention(built.model, (e, e)),
+        }
+    except ValueError as exc:
+        raise ExportError(f"config {built.config_name!r}: {exc}") from exc
 
 
 def export_component(
@@ -374,6 +389,7 @@ def write_model_dir(
             host_tensor_shapes={k: tuple(v.shape) for k, v in host.items()},
             random_weights=built.random_init_seed is not None,
             source=source,
+            model_family=built.family,
         )
         header = "# sam2_ros model directory manifest (data, read with yaml.safe_load)\n" + (
             "# RANDOM WEIGHTS: masks from this model carry no meaning.\n" if manifest.random_weights else ""
