@@ -76,6 +76,15 @@ def test_unknown_config(model_small, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_edgetam_config_here_points_to_the_edgetam_environment(model_small, tmp_path, capsys):
+    """Meta's sam2 has no EdgeTAM: the export says where EdgeTAM is exported instead."""
+    out = tmp_path / "out"
+    assert export_main(["--random-init", "0", "--config", "edgetam", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "scripts/setup_edgetam_env.sh" in err and ".venv-edgetam/bin/python -m sam2_ros.export" in err
+    assert not out.exists()
+
+
 def test_weights_that_do_not_fit_the_config(model_small, tmp_path, capsys):
     out = tmp_path / "out"
     # a hiera_t checkpoint given as hiera_s: the trunk has other stages

@@ -97,3 +97,25 @@ def test_manifest_shapes_must_match_the_graph(model_copy):
 def test_unknown_backend(model_small):
     with pytest.raises(BackendError, match="unknown backend 'tensorrt'"):
         Sam2Tracker.from_model_dir(model_small.model_dir, backend="tensorrt")
+
+
+def test_unknown_model_family_is_named(model_copy):
+    _edit_manifest(model_copy, lambda d: d.update(model_family="sam3"))
+    with pytest.raises(ModelDirError, match="model_family 'sam3' is not one this sam2_ros runs"):
+        Sam2Tracker.from_model_dir(model_copy)
+
+
+def test_family_without_one_of_its_components_is_named(model_copy):
+    def edgetam_without_memory_encoder(data):
+        data["model_family"] = "edgetam"
+        del data["components"]["memory_encoder"]
+
+    _edit_manifest(model_copy, edgetam_without_memory_encoder)
+    with pytest.raises(ModelDirError, match="this EdgeTAM model directory has no component 'memory_encoder'"):
+        Sam2Tracker.from_model_dir(model_copy)
+
+
+def test_directory_from_before_model_family_is_sam2(model_copy):
+    _edit_manifest(model_copy, lambda d: d.pop("model_family"))
+    manifest, _ = load_model_dir(model_copy)
+    assert manifest.model_family == "sam2" and manifest.settings.memory_tokens_per_frame == 16 * 16

@@ -115,7 +115,7 @@ def test_benchmark_runs_and_reports(tmp_path):
     run = report["runs"][0]
     assert run["max_logit_difference"] < 1e-4
     assert run["engine"]["wall"] > 0 and run["official"]["wall"] > 0
-    flops = report["flops"]["128"]
+    flops = report["flops"]["sam2.1_hiera_t"]["128"]
     # attention products counted however each component writes them: memory attention's own MatMuls
     # (counted by the counter, none missed) and the image encoder's SDPA (added by hand)
     assert 0 < flops["memory_attention"]["attention"] < flops["memory_attention"]["total"]

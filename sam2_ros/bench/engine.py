@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 # before torch: reference silences Meta's progress bars for this process and the RSS workers
-from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor, make_random_checkpoint
+from sam2_ros.bench.families import make_checkpoint, official_predictor
+from sam2_ros.evaluation.reference import OfficialStream
 
 STAGES = ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
 # --backends names -> (engine backend, backend options)
@@ -81,7 +82,7 @@ def prepare_model(workdir: Path, config: str, image_size: int, seed: int = 0) ->
 
     ckpt, model_dir = cached_model_paths(workdir, config, image_size, seed)
     if not ckpt.exists():
-        make_random_checkpoint(ckpt, config, seed=seed, image_size=image_size)
+        make_checkpoint(ckpt, config, seed=seed, image_size=image_size)
     if not (model_dir / "model.yaml").exists():
         write_model_dir(build_model(config, checkpoint=ckpt, image_size=image_size), model_dir, force=True)
     return ckpt, model_dir
@@ -161,27 +162,31 @@ def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dic
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from sam2_ros.export import components
     from sam2_ros.export.builder import build_model
+    from sam2_ros.export.writer import component_modules, settings_from_model
 
-    model = build_model(config, checkpoint=checkpoint, image_size=image_size).model
+    built = build_model(config, checkpoint=checkpoint, image_size=image_size)
+    # no parameter needs a gradient here (torch 2.14's module tracker chokes on views of ones that do)
+    model, settings = built.model.requires_grad_(False), settings_from_model(built)
+    modules = component_modules(built, settings, static=False)
     e, s = image_size // 16, image_size
     num_mem, ptr_tokens = model.num_maskmem, model.max_obj_ptrs_in_encoder * (model.hidden_dim // model.mem_dim)
+    memory_tokens = num_mem * settings.memory_tokens_per_frame
     inputs = {
-        "image_encoder": (components.ImageEncoderComponent(model), (torch.randn(1, 3, s, s),)),
+        "image_encoder": (modules["image_encoder"], (torch.randn(1, 3, s, s),)),
         "memory_attention": (
-            components.MemoryAttentionComponent(model, (e, e)),
+            modules["memory_attention"],
             (
                 torch.randn(1, 256, e, e),
                 torch.randn(1, 256, e, e),
-                torch.randn(1, num_mem * e * e, 64),
-                torch.randn(1, num_mem * e * e, 64),
+                torch.randn(1, memory_tokens, 64),
+                torch.randn(1, memory_tokens, 64),
                 torch.randn(1, ptr_tokens, 64),
                 torch.randn(1, ptr_tokens, 64),
             ),
         ),
         "mask_decoder": (
-            components.MaskDecoderComponent(model),
+            modules["mask_decoder"],
             (
                 torch.randn(1, 256, e, e),
                 torch.randn(1, 32, 4 * e, 4 * e),
@@ -193,7 +198,7 @@ def count_flops(checkpoint: Path, config: str, image_size: int) -> dict[str, dic
             ),
         ),
         "memory_encoder": (
-            components.MemoryEncoderComponent(model),
+            modules["memory_encoder"],
             (torch.randn(1, 256, e, e), torch.randn(1, 1, s, s)),
         ),
     }
@@ -317,7 +322,7 @@ def run_official(
     """Per-frame stage timings and outputs of the official predictor, driven as a stream."""
     import torch
 
-    predictor = build_official_predictor(checkpoint, config, image_size)
+    predictor = official_predictor(checkpoint, config, image_size)
     stream = OfficialStream(predictor, clip.frames, workdir=workdir)
     stage_map = {
         "forward_image": "image_encoder",
@@ -383,7 +388,7 @@ def rss_worker(
 
     torch.set_num_threads(threads)
     long_frames = np.concatenate([clip.frames] * (max(frames) // len(clip.frames) + 1))[: max(frames)]
-    stream = OfficialStream(build_official_predictor(Path(checkpoint), config, image_size), long_frames)
+    stream = OfficialStream(official_predictor(Path(checkpoint), config, image_size), long_frames)
     for t in range(max(frames)):
         stream.track()
         if t == 0:
@@ -406,7 +411,14 @@ def run_rss(kind: str, model_dir: Path, checkpoint: Path, config: str, size: int
 # ---------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam2_ros.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="sam2.1_hiera_t")
+    parser.add_argument(
+        "--configs",
+        "--config",
+        dest="configs",
+        nargs="+",
+        default=["sam2.1_hiera_t"],
+        help="model configs, the model-family axis (edgetam: in the EdgeTAM environment, docs/EDGETAM.md)",
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--objects", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--frames", type=int, default=10, help="frames per timing run (steady state from frame 8)")
@@ -441,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             args.rss_worker,
             args.rss_model,
             args.rss_checkpoint,
-            args.config,
+            args.configs[0],
             args.rss_size,
             args.rss_frames,
             args.threads,
@@ -459,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
         "threads": args.threads,
-        "config": args.config,
+        "configs": args.configs,
         "versions": {"torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__},
         "backends": backends,
     }
@@ -477,16 +489,22 @@ def main(argv: list[str] | None = None) -> int:
         ))  # fmt: skip
     clip = generate_clip(3, num_frames=max(args.frames, 16), height=480, width=640)
     report["runs"] = []
-    for size in args.sizes:
-        ckpt, model_dir = prepare_model(args.workdir, args.config, size)
-        flops = count_flops(ckpt, args.config, size)
-        report.setdefault("flops", {})[size] = flops
-        print(f"\n== image size {size}: GFLOP per object-frame with a full bank ==")
+    for config, size in [(c, size) for c in args.configs for size in args.sizes]:
+        ckpt, model_dir = prepare_model(args.workdir, config, size)
+        flops = count_flops(ckpt, config, size)
+        report.setdefault("flops", {}).setdefault(config, {})[size] = flops
+        print(f"\n== {config}, image size {size}: GFLOP per object-frame with a full bank ==")
         for stage, f in flops.items():
             print(f"  {stage:17s} {f['total'] / 1e9:8.1f}  (of which attention {f['attention'] / 1e9:.1f})")
         for num_objects in args.objects:
             skip = min(8, args.frames - 1)
-            run: dict[str, Any] = {"size": size, "objects": num_objects, "frames": args.frames, "backends": {}}
+            run: dict[str, Any] = {
+                "config": config,
+                "size": size,
+                "objects": num_objects,
+                "frames": args.frames,
+                "backends": {},
+            }
             eng_out = None
             for backend in backends:
                 frames, out, kernels = run_engine(model_dir, clip, num_objects, args.frames, args.threads, backend)
@@ -503,9 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                     entry["mask_agreement"] = _mask_agreement(out, eng_out)
                 run["backends"][backend] = entry
             if not args.skip_official:
-                ref_frames, ref_out = run_official(
-                    ckpt, args.config, size, clip, num_objects, args.frames, args.workdir
-                )
+                ref_frames, ref_out = run_official(ckpt, config, size, clip, num_objects, args.frames, args.workdir)
                 run["official"] = summarise(ref_frames, skip=min(8, args.frames - 1))
                 run["max_logit_difference"] = _max_difference(eng_out, ref_out)
             report["runs"].append(run)
@@ -515,12 +531,13 @@ def main(argv: list[str] | None = None) -> int:
                 _print_backends(run)
     if not args.skip_rss:
         print(f"\n== RSS over a long stream (image size {args.rss_size}, 1 object) ==")
-        ckpt, model_dir = prepare_model(args.workdir, args.config, args.rss_size)
+        config = args.configs[0]
+        ckpt, model_dir = prepare_model(args.workdir, config, args.rss_size)
         report["rss"] = {
-            "engine": run_rss("engine", model_dir, ckpt, args.config, args.rss_size, args.rss_frames, args.threads)
+            "engine": run_rss("engine", model_dir, ckpt, config, args.rss_size, args.rss_frames, args.threads)
         }
         if not args.skip_official:
-            report["rss"]["official"] = run_rss("official", model_dir, ckpt, args.config, args.rss_size,
+            report["rss"]["official"] = run_rss("official", model_dir, ckpt, config, args.rss_size,
                                                 args.official_rss_frames, args.threads)  # fmt: skip
         for kind, marks in report["rss"].items():
             print("  " + kind + ": " + ", ".join(f"frame {m['frame']}: {m['rss_mb']:.0f} MiB" for m in marks))
@@ -588,7 +605,7 @@ def _print_backends(run: dict[str, Any]) -> None:
 
 def _print_run(run: dict[str, Any], flops: dict[str, dict[str, float]], peak_gflops: float) -> None:
     n = run["objects"]
-    print(f"\n-- {run['size']} px, {n} object(s), steady-state seconds per frame --")
+    print(f"\n-- {run['config']}, {run['size']} px, {n} object(s), steady-state seconds per frame --")
     print(f"  {'stage':17s} {'engine':>9s} {'official':>9s} {'ratio':>6s} {'engine %peak':>12s}")
     for stage in ("wall", *STAGES):
         eng = run["engine"][stage]

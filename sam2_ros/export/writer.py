@@ -216,9 +216,10 @@ OUTPUT_NAMES = {
 }
 
 
-def _modules(
+def component_modules(
     built: BuiltModel, settings: ModelSettings, static: bool, decoder_points: tuple[int, ...] = ()
 ) -> dict[str, Any]:
+    """The torch modules exported as the model directory's components, for ``built``'s family."""
     from sam2_ros.export import components
 
     e = settings.embed_size
@@ -364,7 +365,7 @@ def write_model_dir(
 
         patch = static_ops.hiera_for_static_runtimes() if static else contextlib.nullcontext()
         with patch:
-            for name, module in _modules(built, settings, static, decoder_points if static else ()).items():
+            for name, module in component_modules(built, settings, static, decoder_points if static else ()).items():
                 LOG.info("exporting %s", name)
                 specs[name] = export_component(name, module, examples[name], staging / f"{name}.onnx")
         np.savez(staging / HOST_TENSORS_FILE, **host)
