@@ -21,7 +21,7 @@ STAMP="$VENV/.sam2_ros-setup"
 
 fingerprint() {
   cat "$ROOT"/requirements/edgetam.txt "$ROOT"/requirements/runtime.txt "$ROOT"/requirements/export.txt \
-    "$ROOT"/requirements/openvino.txt \
+    "$ROOT"/requirements/openvino.txt "$ROOT"/requirements/qnn.txt \
     "$ROOT/scripts/setup_edgetam_env.sh" | sha256sum | cut -d' ' -f1
 }
 
@@ -38,9 +38,10 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # The official EdgeTAM code, without its declared extras (gradio, notebooks): --no-deps, its
 # needs are in requirements/edgetam.txt.
 "${PIP[@]}" install --no-deps "edgetam-dimos==1.0.1"
-# what the export's targets and the benchmark need: ONNX Runtime, the ONNX exporter, OpenVINO
+# what the export's targets and the benchmark need: ONNX Runtime, the ONNX exporter, OpenVINO,
+# onnxruntime-qnn (QNN context binaries, the HTP simulator)
 "${PIP[@]}" install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/export.txt" \
-  -r "$ROOT/requirements/openvino.txt"
+  -r "$ROOT/requirements/openvino.txt" -r "$ROOT/requirements/qnn.txt"
 # Meta's SAM 2.1 video predictor (sam2 1.1.0, the SAM 2 reference), one file of it: the EdgeTAM
 # reference runs it over EdgeTAM's model (sam2_ros/evaluation/edgetam_reference.py says why).
 META_DIR="$VENV/share/sam2_ros/meta-sam2-1.1.0"

@@ -3,8 +3,9 @@
 SAM 2's Hiera reshapes into 5-D and 6-D tensors (window partition, the fused q/k/v split).
 The Qualcomm HTP cannot allocate those graphs ("QNN_COMMON_ERROR_MEM_ALLOC" at finalize).
 These replacements compute the same values with rank <= 4 for a batch of one image, which
-is what the image encoder component exports. :func:`hiera_for_static_runtimes` swaps them in
-for the duration of a static-shape export only.
+is what the image encoder component exports. EdgeTAM's spatial perceiver partitions the memory
+into windows with a 6-D view as well; the same rank-4 partition replaces it. :func:`hiera_for_static_runtimes`
+swaps them in for the duration of a static-shape export only.
 """
 
 from __future__ import annotations
@@ -58,16 +59,30 @@ def multiscale_attention_forward(self, x: torch.Tensor) -> torch.Tensor:
     return self.proj(x.transpose(1, 2).reshape(b, height, width, -1))
 
 
+def perceiver_window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """EdgeTAM's ``perceiver.window_partition`` ([1, H, W, C] -> [windows, window, window, C]) in 4-D."""
+    return window_partition(x, window)[0]
+
+
 @contextlib.contextmanager
 def hiera_for_static_runtimes() -> Iterator[None]:
-    """Use the rank-4 Hiera operations inside this block (restored afterwards)."""
+    """Use the rank-4 Hiera (and EdgeTAM perceiver) operations inside this block (restored afterwards)."""
     import sam2.modeling.backbones.hieradet as hieradet
 
+    try:
+        import sam2.modeling.perceiver as perceiver
+    except ImportError:  # Meta's SAM 2 code: no perceiver
+        perceiver = None
     saved = (hieradet.window_partition, hieradet.window_unpartition, hieradet.MultiScaleAttention.forward)
     hieradet.window_partition = window_partition
     hieradet.window_unpartition = window_unpartition
     hieradet.MultiScaleAttention.forward = multiscale_attention_forward
+    saved_perceiver = perceiver.window_partition if perceiver is not None else None
+    if perceiver is not None:
+        perceiver.window_partition = perceiver_window_partition
     try:
         yield
     finally:
         hieradet.window_partition, hieradet.window_unpartition, hieradet.MultiScaleAttention.forward = saved
+        if perceiver is not None:
+            perceiver.window_partition = saved_perceiver

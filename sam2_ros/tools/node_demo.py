@@ -326,6 +326,13 @@ def main(argv: list[str] | None = None) -> int:
         "on the built-in clip (its ground-truth boxes plus noise) publishes detections the node prompts itself with",
     )
     parser.add_argument("--rate", type=float, default=4.0, help="playback frame rate")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="a node parameter over the launch file's (repeatable), e.g. backend:=openvino",
+    )
     parser.add_argument("--max-frames", type=int, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
@@ -352,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     # callback (which keeps the newest and counts the rest as dropped) instead of vanishing in DDS
     synthetic = not (args.video or args.frames)
     depth = ["depth_topics:=['depth']", "depth_reliability:=reliable"] if synthetic else []  # objects in 3D too
+    bad = [p for p in args.param if ":=" not in p]
+    if bad:
+        parser.error(f"--param takes NAME:=VALUE, got {bad[0]!r}")
     node = start_node(model, namespace, env, args.output / "node.log", "input_reliability:=reliable",
-                      f"input_depth:={IMAGE_DEPTH}", *depth)  # fmt: skip
+                      f"input_depth:={IMAGE_DEPTH}", *depth, *args.param)  # fmt: skip
     import rclpy
 
     rclpy.init()

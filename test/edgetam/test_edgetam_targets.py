@@ -66,3 +66,33 @@ def test_openvino_f32_runs_edgetam_exactly(edgetam_model):
         edgetam_model.model_dir, backend="openvino", threads=2, backend_options={"precision": "f32"}
     )
     _same_stream(ort, ov, 10, 1e-4)
+
+
+# EdgeTAM bf16 against exact on this suite's stream: measured 0.98x-0.99x of low-res pixels per frame on
+# AMD Zen 4 (docs/PERFORMANCE.md, "EdgeTAM"); the issue's target is 98% per frame.
+BF16_MIN_FRAME_AGREEMENT = 0.98
+
+
+def test_openvino_bf16_masks_agree_with_exact(edgetam_model):
+    """Fast mode (bf16 where the CPU has it, f32 otherwise) keeps EdgeTAM's masks: >= 98% of low-res
+    pixels agree with exact mode on every frame of a 10-frame stream with three objects."""
+    clip = generate_clip(5, num_frames=10)
+    exact = Sam2Tracker.from_model_dir(edgetam_model.model_dir, threads=2)
+    fast = Sam2Tracker.from_model_dir(
+        edgetam_model.model_dir, backend="openvino", threads=2, backend_options={"precision": "bf16"}
+    )
+    agreement = []
+    for t in range(10):
+        results = [tracker.track(clip.frames[t]) for tracker in (exact, fast)]
+        if t == 0:
+            for i, tracker in enumerate((exact, fast)):
+                tracker.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
+                tracker.add_prompt(2, box=clip.box(2))
+                results[i] = tracker.add_prompt(3, points=[clip.first_visible_point(3)], labels=[1])
+        a, b = results
+        for obj_id in a.objects:
+            agreement.append(
+                float(np.mean((a.objects[obj_id].low_res_logits > 0) == (b.objects[obj_id].low_res_logits > 0)))
+            )
+    print("bf16 agreement per object-frame:", [round(x, 4) for x in agreement])
+    assert min(agreement) >= BF16_MIN_FRAME_AGREEMENT, agreement
