@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COMPONENT=PRECISION",
         help="with --target qnn: another precision for one component (repeatable), e.g. memory_attention=w8a16",
     )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        help="quantised precisions (qnn w8a8/w8a16 or a quantised --component-precision, openvino mixed): "
+        "calibrate on your own frames, an image folder, a video or a rosbag2 recording, instead of the "
+        "synthetic clips (which suit random and synthetic-trained weights only; see docs/QUALCOMM.md)",
+    )
+    parser.add_argument("--calibration-topic", help="with a rosbag2 --calibration: its image topic")
     parser.add_argument("--threads", type=int, default=None, help="torch threads during export")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
     return parser
@@ -148,6 +156,18 @@ def main(argv: list[str] | None = None) -> int:
 
         check_output_dir(args.output, args.force)
         precision = check_precision(args.target, args.precision)
+        overrides = parse_component_precision(args.component_precision) if args.target == "qnn" else {}
+        calibration = None
+        if args.calibration is not None or args.calibration_topic is not None:
+            quantised = {precision, *overrides.values()} & {"w8a8", "w8a16", "mixed"}
+            if not quantised:
+                raise ExportError(
+                    "--calibration is for quantised precisions: --target qnn --precision w8a8|w8a16 "
+                    "(or a quantised --component-precision), or --target openvino --precision mixed"
+                )
+            from sam2_ros.export.calibration import read_calibration
+
+            calibration = read_calibration(args.calibration, args.calibration_topic)  # before the slow export
         try:
             import torch
         except ImportError as exc:
@@ -179,11 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             from sam2_ros.export.qnn import compile_model_dir, qnn_provider
 
             qnn_provider()  # fail before the slow export if onnxruntime-qnn is missing
-            overrides = parse_component_precision(args.component_precision)
 
             def finish(staging, manifest):
                 return compile_model_dir(
-                    staging, manifest, args.soc, args.soc_model, args.htp_arch, precision, overrides
+                    staging, manifest, args.soc, args.soc_model, args.htp_arch, precision, overrides, calibration
                 )
         elif args.target == "openvino":
             from sam2_ros.export.openvino_ir import check_available, convert_model_dir
@@ -191,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             check_available(precision)  # fail before the slow export if OpenVINO / NNCF is missing
 
             def finish(staging, manifest):
-                return convert_model_dir(staging, manifest, precision)
+                return convert_model_dir(staging, manifest, precision, calibration)
 
         manifest = write_model_dir(
             built, args.output, force=args.force, static_bank=static_bank, decoder_points=points, finish=finish

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sam2_ros.engine.errors import ExportError
 from sam2_ros.engine.manifest import Manifest, OpenVinoIR, sha256_of
+from sam2_ros.export.calibration import UserFrames, describe
 
 LOG = logging.getLogger("sam2_ros.export")
 PRECISIONS = ("f32", "bf16", "mixed")
@@ -46,8 +47,14 @@ def check_available(precision: str) -> None:
             raise ExportError(f"--precision mixed needs NNCF: {INSTALL} ({exc})") from exc
 
 
-def convert_model_dir(model_dir: Path, manifest: Manifest, precision: str = "f32") -> Manifest:
-    """Write the IR of every ONNX component of ``model_dir``; return the manifest with ``openvino`` entries."""
+def convert_model_dir(
+    model_dir: Path, manifest: Manifest, precision: str = "f32", calibration: UserFrames | None = None
+) -> Manifest:
+    """Write the IR of every ONNX component of ``model_dir``; return the manifest with ``openvino`` entries.
+
+    Precision ``mixed`` calibrates its int8 image encoder on ``calibration`` (``--calibration``) or,
+    without it, on the synthetic clips; the manifest's ``source.calibration`` says which.
+    """
     check_available(precision)
     ov = _openvino()
     from sam2_ros.export.openvino_int8 import quantized_encoder, save_ir
@@ -69,7 +76,7 @@ def convert_model_dir(model_dir: Path, manifest: Manifest, precision: str = "f32
         if precision == "mixed" and name == "image_encoder":
             t0 = time.perf_counter()
             int8 = model_dir / IR_DIR / f"{name}.int8.xml"
-            save_ir(quantized_encoder(model_dir / spec.file, manifest), int8)
+            save_ir(quantized_encoder(model_dir / spec.file, manifest, calibration and calibration.frames), int8)
             entry = replace(
                 entry,
                 int8_xml=f"{IR_DIR}/{int8.name}",
@@ -77,6 +84,11 @@ def convert_model_dir(model_dir: Path, manifest: Manifest, precision: str = "f32
                 int8_weights=f"{IR_DIR}/{int8.with_suffix('.bin').name}",
                 int8_weights_sha256=sha256_of(int8.with_suffix(".bin")),
             )
-            LOG.info("int8 image encoder (NNCF, synthetic-clip calibration) (%.1f s)", time.perf_counter() - t0)
+            LOG.info(
+                "int8 image encoder (NNCF, calibrated on %s) (%.1f s)", describe(calibration), time.perf_counter() - t0
+            )
         components[name] = replace(spec, openvino=entry)
-    return replace(manifest, components=components, openvino={"precision": precision, "openvino": ov.__version__})
+    source = {**manifest.source, "calibration": describe(calibration)} if precision == "mixed" else manifest.source
+    return replace(
+        manifest, components=components, openvino={"precision": precision, "openvino": ov.__version__}, source=source
+    )

@@ -19,6 +19,7 @@ from typing import Any
 from sam2_ros.engine.backends.qnn_backend import qnn_runtime
 from sam2_ros.engine.errors import BackendError, ExportError
 from sam2_ros.engine.manifest import Manifest, QnnBinary, sha256_of
+from sam2_ros.export.calibration import UserFrames, describe
 
 LOG = logging.getLogger("sam2_ros.export")
 
@@ -106,11 +107,13 @@ def compile_model_dir(
     htp_arch: int | None = None,
     precision: str = "fp16",
     component_precision: Mapping[str, str] | None = None,
+    calibration: UserFrames | None = None,
 ) -> Manifest:
     """Compile every component of a static-shape model directory; return the manifest with ``qnn`` entries.
 
     ``precision`` fp16 compiles the fp32 graphs in fp16; w8a8 / w8a16 first quantise them (QDQ,
-    calibrated on synthetic clips, :mod:`sam2_ros.export.quantize`). ``component_precision``
+    calibrated on ``calibration`` (``--calibration``) or the synthetic clips,
+    :mod:`sam2_ros.export.quantize`; ``source.calibration`` in the manifest says which). ``component_precision``
     overrides it per component (``{"memory_attention": "w8a16"}``; ``mask_decoder`` covers
     every decoder variant).
     """
@@ -133,8 +136,8 @@ def compile_model_dir(
     if set(precisions.values()) != {"fp16"}:
         from sam2_ros.export.quantize import calibration_samples, quantize_component
 
-        LOG.info("recording calibration inputs (fp32 model on synthetic clips)")
-        samples = calibration_samples(model_dir, manifest)
+        LOG.info("recording calibration inputs (fp32 model on %s)", describe(calibration))
+        samples = calibration_samples(model_dir, manifest, calibration and calibration.frames)
         (model_dir / BINARY_DIR).mkdir(parents=True, exist_ok=True)
     components = {}
     for name, spec in manifest.components.items():
@@ -157,4 +160,5 @@ def compile_model_dir(
             htp_arch=htp_arch,
         )
         components[name] = replace(spec, qnn=qnn)
-    return replace(manifest, components=components)
+    source = {**manifest.source, "calibration": describe(calibration)} if samples is not None else manifest.source
+    return replace(manifest, components=components, source=source)

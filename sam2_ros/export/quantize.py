@@ -5,7 +5,9 @@ ONNX Runtime's QNN quantisation tools (``qnn_preprocess_model``, ``get_qnn_qdq_c
 activations, what HTP v68 chips such as QCS6490 need) or ``w8a16`` (16-bit activations, more
 accurate). Calibration inputs are recorded from the fp32 model itself, run by the engine on
 seeded synthetic clips with clicks, boxes and mixed prompts, so every decoder size and the
-memory path see realistic values. The QNN compile then builds int8/int16 HTP graphs.
+memory path see realistic values, or on the user's frames (``--calibration``,
+:mod:`sam2_ros.export.calibration`) with prompts spread over the image. The QNN compile then
+builds int8/int16 HTP graphs.
 """
 
 from __future__ import annotations
@@ -39,12 +41,44 @@ class _Recorder(Component):
         return self.inner.run(feeds)
 
 
-def calibration_samples(model_dir: Path, manifest: Manifest, clips: int = 4, frames: int = 6, limit: int = 48):
-    """Inputs of every component while the fp32 model tracks seeded synthetic clips."""
+def synthetic_clips(clips: int = 4, frames: int = 6) -> list[tuple[list[np.ndarray], list[dict]]]:
+    """Seeded synthetic clips with occlusion, each with its first frame's prompts for 4 objects (from
+    the ground truth: 1, 2, 3 and 4 points; a box counts 2)."""
+    from sam2_ros.evaluation.synthetic import generate_clip
+
+    out = []
+    for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + clips):
+        clip = generate_clip(seed, num_frames=frames, num_objects=4, occlusion=True)
+        prompts = []
+        for obj_id in clip.masks:
+            click, box = clip.first_visible_point(obj_id), clip.box(obj_id)
+            prompts.append([{"points": [click], "labels": [1]}, {"box": box},
+                            {"box": box, "points": [click], "labels": [1]},
+                            {"box": box, "points": [click, click], "labels": [1, 1]}][(obj_id - 1) % 4])  # fmt: skip
+        out.append((list(clip.frames), prompts))
+    return out
+
+
+def user_clips(frames: list[np.ndarray]) -> list[tuple[list[np.ndarray], list[dict]]]:
+    """The user's calibration frames as clips of consecutive frames, prompted on the first frame at
+    points spread over the image (:func:`sam2_ros.export.calibration.grid_prompts`)."""
+    from sam2_ros.export.calibration import CLIP_LENGTH, grid_prompts
+
+    clips = []
+    for start in range(0, len(frames), CLIP_LENGTH):
+        clip = frames[start : start + CLIP_LENGTH]
+        clips.append((clip, grid_prompts(*clip[0].shape[:2])))
+    return clips
+
+
+def calibration_samples(
+    model_dir: Path, manifest: Manifest, frames: list[np.ndarray] | None = None, limit: int = 48
+) -> dict[str, list[dict[str, np.ndarray]]]:
+    """Inputs of every component while the fp32 model tracks the user's ``frames`` (``--calibration``)
+    or, without them, seeded synthetic clips."""
     from sam2_ros.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
     from sam2_ros.engine.runner import ModelRunner
     from sam2_ros.engine.tracker import Sam2Tracker
-    from sam2_ros.evaluation.synthetic import generate_clip
 
     with np.load(model_dir / manifest.host_tensors_file) as npz:
         host = {k: np.asarray(npz[k], np.float32) for k in npz.files}
@@ -52,21 +86,15 @@ def calibration_samples(model_dir: Path, manifest: Manifest, clips: int = 4, fra
     recorders = {name: _Recorder(backend.load(model_dir, spec), limit) for name, spec in manifest.components.items()}
     tracker = Sam2Tracker(ModelRunner(manifest, host, recorders))
     sizes = set(manifest.decoder_points())
-    for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + clips):
-        clip = generate_clip(seed, num_frames=frames, num_objects=4, occlusion=True)
+    for clip_frames, prompts in user_clips(frames) if frames else synthetic_clips():
         tracker.reset()
-        for t, frame in enumerate(clip.frames):
+        for t, frame in enumerate(clip_frames):
             tracker.track(frame)
             if t != 0:
                 continue
-            for obj_id in clip.masks:
-                click, box = clip.first_visible_point(obj_id), clip.box(obj_id)
-                # prompts of 1, 2, 3 and 4 points (a box counts 2), as far as the decoders go
-                prompts = [{"points": [click], "labels": [1]}, {"box": box},
-                           {"box": box, "points": [click], "labels": [1]},
-                           {"box": box, "points": [click, click], "labels": [1, 1]}]  # fmt: skip
-                prompt = prompts[(obj_id - 1) % 4]
-                if len(prompt.get("points", [])) + 2 * ("box" in prompt) in sizes:
+            for obj_id, prompt in enumerate(prompts, start=1):
+                # as far as the static decoders go
+                if not sizes or len(prompt.get("points", [])) + 2 * ("box" in prompt) in sizes:
                     tracker.add_prompt(obj_id, **prompt)
     return {name: rec.samples for name, rec in recorders.items()}
 
