@@ -102,6 +102,18 @@ def test_demo_prompts_fall_on_their_objects():
                 assert inside > 0.8 * clip.masks[item["id"]][frame].sum(), item
 
 
+def test_node_demo_passes_node_parameters(tmp_path):
+    """`--param NAME:=VALUE` reaches the node (here: the backend it runs), and a malformed one is refused."""
+    from sam2_ros.tools import node_demo
+
+    with pytest.raises(SystemExit):
+        node_demo.main(["--param", "backend=openvino", "--output", str(tmp_path / "bad")])
+    out = tmp_path / "node_demo"
+    args = ["--max-frames", "3", "--rate", "4", "--output", str(out), "--param", "backend:=openvino"]
+    assert node_demo.main([*args, "--param", "openvino_precision:=f32"]) == 0
+    assert "backend openvino" in (out / "node.log").read_text()
+
+
 @pytest.mark.slow
 def test_benchmark_runs_and_reports(tmp_path):
     """`python -m sam2_ros.bench` on a tiny setting: both sides run, outputs agree, figures come out."""

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import sam2_ros.evaluation.reference  # noqa: F401  before torch: it silences Meta's progress bars
-from sam2_ros.evaluation.reference import MEMORY_PATH_PARAMETERS, build_official_predictor
+from sam2_ros.evaluation.reference import build_official_predictor, save_test_checkpoint
 
 META_PREDICTOR_FILE = Path(sys.prefix) / "share" / "sam2_ros" / "meta-sam2-1.1.0" / "sam2_video_predictor.py"
 CONFIG = "edgetam"
@@ -71,21 +71,7 @@ def make_random_edgetam_checkpoint(
     the memory-path parameters drawn from a standard normal, so glue mistakes show (as for SAM 2).
     ``object_score_offset`` is added to the object-score head's last bias.
     """
-    import torch
-
     from sam2_ros.export.builder import build_model
 
     model = build_model(CONFIG, random_init_seed=seed, image_size=image_size).model
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        params = dict(model.named_parameters())
-        for name in MEMORY_PATH_PARAMETERS:
-            if name in params:
-                params[name].copy_(torch.randn(params[name].shape, generator=gen))
-        if object_score_offset:
-            head = model.sam_mask_decoder.pred_obj_score_head
-            last = head.layers[-1] if hasattr(head, "layers") else head
-            last.bias += object_score_offset
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict()}, path)
-    return path
+    return save_test_checkpoint(model, path, seed, object_score_offset=object_score_offset)

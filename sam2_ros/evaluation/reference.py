@@ -59,6 +59,16 @@ def make_random_checkpoint(
     model_cfg = load_model_config(config_path, image_size, postprocessing=True)
     torch.manual_seed(seed)
     model = instantiate(model_cfg, _recursive_=True)
+    return save_test_checkpoint(model, path, seed, enlarge_memory_path, object_score_offset)
+
+
+def save_test_checkpoint(
+    model, path: Path, seed: int, enlarge_memory_path: bool = True, object_score_offset: float = 0.0
+) -> Path:
+    """Make ``model`` (random weights) a parity test model, as :func:`make_random_checkpoint` says, and
+    save it as ``{"model": state_dict}``."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         params = dict(model.named_parameters())

@@ -336,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=32)
     parser.add_argument("--output", type=Path, default=Path("output/demo"))
     args = parser.parse_args(argv)
+    bad = [p for p in args.param if ":=" not in p]
+    if bad:
+        parser.error(f"--param takes NAME:=VALUE, got {bad[0]!r}")
     detector = args.prompts == DETECTOR
     if detector and (args.video or args.frames):
         parser.error(f"--prompts {DETECTOR} needs the built-in synthetic clip (its ground truth), not --video/--frames")
@@ -359,9 +362,6 @@ def main(argv: list[str] | None = None) -> int:
     # callback (which keeps the newest and counts the rest as dropped) instead of vanishing in DDS
     synthetic = not (args.video or args.frames)
     depth = ["depth_topics:=['depth']", "depth_reliability:=reliable"] if synthetic else []  # objects in 3D too
-    bad = [p for p in args.param if ":=" not in p]
-    if bad:
-        parser.error(f"--param takes NAME:=VALUE, got {bad[0]!r}")
     node = start_node(model, namespace, env, args.output / "node.log", "input_reliability:=reliable",
                       f"input_depth:={IMAGE_DEPTH}", *depth, *args.param)  # fmt: skip
     import rclpy
