@@ -270,7 +270,7 @@ def test_parameter_specs_and_the_runtime_snapshot():
     from rcl_interfaces.msg import ParameterType
 
     from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION
-    from sam2_ros.node.params import PARAMETERS, SPECS, RuntimeParams, descriptor, read_runtime
+    from sam2_ros.node.params import PARAMETERS, SPECS, RuntimeParams, default, read_runtime
 
     assert len(SPECS) == len(PARAMETERS)
     from sam2_ros.node.detections import DetectionRules
@@ -281,16 +281,20 @@ def test_parameter_specs_and_the_runtime_snapshot():
     # the detection rules are read from the writable detection_* parameters and lost_after_frames
     from_rules = {f"detection_{r}" for r in rules - {"lost_after_frames", "classes"}} | {"lost_after_frames"}
     assert writable == snapshot_names | from_rules  # detection_classes is read-only (read with the rest)
-    snapshot = read_runtime(lambda name: SPECS[name].default)
-    assert snapshot == RuntimeParams(16, 0.0, DEFAULT_SPECK_FRACTION, True, 0.5, 4096 * 4096, DetectionRules())
+    snapshot = read_runtime(default)
+    assert snapshot == read_runtime(lambda name: SPECS[name].default)
+    assert snapshot == RuntimeParams(
+        16, 0.0, DEFAULT_SPECK_FRACTION, True, 0.5, 4096 * 4096, DetectionRules(), 0.0, 0.05, 3, 5000
+    )
     with pytest.raises(FrozenInstanceError):
         snapshot.max_objects = 3
-    wait = descriptor("prompt_wait_s")
+    wait = SPECS["prompt_wait_s"].descriptor()
     assert wait.type == ParameterType.PARAMETER_DOUBLE and not wait.read_only
     assert (wait.floating_point_range[0].from_value, wait.floating_point_range[0].to_value) == (0.0, 10.0)
-    cache = descriptor("prompt_frame_cache")
+    cache = SPECS["prompt_frame_cache"].descriptor()
     assert cache.read_only and (cache.integer_range[0].from_value, cache.integer_range[0].to_value) == (1, 16)
-    assert not descriptor("model_dir").integer_range and not descriptor("model_dir").floating_point_range
+    model_dir = SPECS["model_dir"].descriptor()
+    assert not model_dir.integer_range and not model_dir.floating_point_range
 
 
 def test_object_registry_keeps_one_record_per_object():
