@@ -71,10 +71,6 @@ class DepthInbox:
             return None
         return best[1], info
 
-    def clear(self) -> None:
-        with self._lock:
-            self._depth.clear()
-
 
 def decode_depth(msg: Any) -> np.ndarray:
     """A 16UC1 / 32FC1 depth Image's pixels (HxW uint16 or float32, native byte order)."""

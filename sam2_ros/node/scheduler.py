@@ -94,11 +94,6 @@ class Scheduler:
         self._inboxes = {name: _Inbox() for name in streams}
         self._tickets = 0  # reset requests so far
 
-    @property
-    def streams(self) -> tuple[str, ...]:
-        """The stream names."""
-        return tuple(self._inboxes)
-
     # ------------------------------------------------------------------ from callbacks
     def put_image(self, stream: str, message: Any, stamp_ns: int) -> None:
         """Keep ``message`` as the stream's newest image; a still waiting one is dropped."""
@@ -214,10 +209,6 @@ class Scheduler:
         if job.reset:
             inbox.resetting, inbox.done_ticket = False, inbox.running_ticket
         inbox.newest_stamp_ns = newest_stamp_ns
-
-    def newest_stamp(self, stream: str) -> int | None:
-        """Stamp of the newest frame the stream's tracker holds, as last reported by `finish`."""
-        return self._inboxes[stream].newest_stamp_ns
 
     # ------------------------------------------------------------------ rules
     def _names(self, stream: str | None) -> Iterable[str]:
