@@ -105,6 +105,14 @@ def test_the_shipped_params_file_is_written_from_the_table():
     assert CONFIG.read_text() == param_docs.yaml_text(), "run python -m sam2_ros.node.param_docs"
 
 
+def test_the_params_file_header_names_the_launch_override_arguments():
+    from sam2_ros.tools.launch_support import OVERRIDE_ARGUMENTS
+
+    header = " ".join(param_docs.YAML_HEADER.replace("#", " ").split())
+    names = ", ".join(OVERRIDE_ARGUMENTS[:-1]) + f" and {OVERRIDE_ARGUMENTS[-1]}"
+    assert f"The launch arguments {names} override only what they name" in header
+
+
 # ---------------------------------------------------------------------------- docs/NODE.md
 def _doc_rows(text: str) -> list[list[str]]:
     table = text.split(param_docs.TABLE_START + "\n")[1].split(param_docs.TABLE_END)[0]
