@@ -15,14 +15,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sam2_ros"
 
 # package -> the sam2_ros packages it may import (itself always)
 ALLOWED = {
+    "clips": set(),
     "engine": set(),
     "resources": set(),
     "node": {"engine", "msg", "resources"},
-    "export": {"engine", "evaluation"},  # calibration on the synthetic clips
-    "evaluation": {"engine", "export"},  # Meta's predictor built from export's config loader
-    "train": {"engine", "evaluation", "export", "resources", "tools"},  # the card packages a run as the shipped model
-    "tools": {"engine", "evaluation", "export", "node", "msg", "resources"},
-    "bench": {"engine", "evaluation", "export", "node", "msg", "resources", "tools"},
+    "export": {"clips", "engine"},  # calibration on the synthetic clips
+    "evaluation": {"clips", "engine", "export"},  # Meta's predictor built from export's config loader
+    "train": {"clips", "engine", "evaluation", "export", "resources", "tools"},  # the card packages a run as the shipped model
+    "tools": {"clips", "engine", "evaluation", "export", "node", "msg", "resources"},
+    "bench": {"clips", "engine", "evaluation", "export", "node", "msg", "resources", "tools"},
 }
 
 

@@ -417,7 +417,7 @@ def test_a_recorded_synthetic_clip_through_the_real_node(client, model_small, tm
     from rosbags.typesys import Stores, get_typestore
     from sensor_msgs.msg import CompressedImage
 
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     clip = generate_clip(21, num_frames=6)
     bag = tmp_path / "clip"

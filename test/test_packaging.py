@@ -88,7 +88,7 @@ def test_demo_prompts_fall_on_their_objects():
     """config/demo_prompts.yaml stays true to the clip the player generates."""
     import yaml
 
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     clip = generate_clip(11, num_frames=32, height=480, width=640)
     prompts = yaml.safe_load(demo_prompts().read_text())

@@ -19,7 +19,7 @@ import pytest
 from ros_harness import NodeProcess, image_msg, mask_array, prompt_msg, publish_until, wait_until
 
 from sam2_ros.engine import image_ops
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.node.detections import iou
 
 TIMEOUT = 60.0

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from ros_harness import NodeProcess, image_msg, prompt_msg, ros_environment, wait_until
 
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.tools import record
 from sam2_ros.tools.bag_writer import (
     BagWriter,

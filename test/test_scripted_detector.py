@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.tools import node_demo, player
 from sam2_ros.tools.scripted_detector import NOISE_CLIP, SCORE_RANGE, Detection, detect, detection_array
 

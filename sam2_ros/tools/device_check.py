@@ -37,7 +37,7 @@ import numpy as np
 from sam2_ros.engine.backends import create_backend
 from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import Manifest, load_model_dir
-from sam2_ros.evaluation.synthetic import SyntheticClip, generate_clip
+from sam2_ros.clips.synthetic import SyntheticClip, generate_clip
 from sam2_ros.tools.device_hints import RUNTIME_HINTS, diagnose, failure
 from sam2_ros.tools.device_measure import (
     TRACKED_OBJECTS,

@@ -28,7 +28,7 @@ from PIL import Image
 from sam2_ros.engine import FrameResult, Sam2Tracker
 from sam2_ros.engine.drawing import draw_overlay
 from sam2_ros.evaluation.metrics import boundary_f, iou
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.tools.media import contact_sheet, load_image_folder, load_prompts
 from sam2_ros.tools.shipped import find_model
 

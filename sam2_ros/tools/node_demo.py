@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         close_bag(bag, recorder, f"{namespace}/tracked_objects")
     clip = None
     if not (args.video or args.frames):
-        from sam2_ros.evaluation.synthetic import generate_clip
+        from sam2_ros.clips.synthetic import generate_clip
 
         length = max(DEMO_CLIP["frames"], args.max_frames)
         clip = generate_clip(DEMO_CLIP["seed"], length, DEMO_CLIP["height"], DEMO_CLIP["width"], depth=True)

@@ -55,7 +55,7 @@ DEFAULT_RATE = 10.0  # --rate of a clip (a bag plays at its recorded rate)
 
 def synthetic_clip(args: argparse.Namespace) -> Any:
     """The built-in synthetic clip (a SyntheticClip), whole: its motion depends on its length."""
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     length = max(args.clip_frames or args.max_frames, args.max_frames)
     depth = bool(getattr(args, "synthetic_depth", False))
