@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sam2_ros.clips.synthetic import SyntheticClip, generate_clip
 from sam2_ros.engine.results import ObjectResult
 from sam2_ros.engine.tracker import Sam2Tracker
 from sam2_ros.evaluation.metrics import boundary_f, iou
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
-from sam2_ros.clips.synthetic import SyntheticClip, generate_clip
 
 NO_POINTER = np.zeros(1, np.float32)  # the reference's masks need no object pointer
 
