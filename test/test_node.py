@@ -17,8 +17,8 @@ from ros_harness import (
     wait_until,
 )
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.evaluation.synthetic import generate_clip
 
 TIMEOUT = 30.0
 

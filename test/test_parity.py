@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from parity_harness import ParityRecord, _compare, run_scenario
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
-from sam2_ros.evaluation.synthetic import generate_clip
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from parity_harness import LOGIT_TOL, run_scenario
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.engine.backends import create_backend
 from sam2_ros.engine.errors import BackendError, InvalidInputError
 from sam2_ros.engine.manifest import load_model_dir, sha256_of
-from sam2_ros.evaluation.synthetic import generate_clip
 
 # fp16 on the HTP against fp32 on the CPU: largest absolute difference, relative to max(1, |fp32|).
 FP16_TOLERANCE = 2e-2

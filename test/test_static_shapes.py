@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.export.cli import main as export_main
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
 from sam2_ros.engine.results import mask_statistics
-from sam2_ros.evaluation.synthetic import generate_clip
 
 
 @pytest.fixture(scope="module")

@@ -364,7 +364,7 @@ def rss_worker(
     kind: str, model_dir: str, checkpoint: str, config: str, image_size: int, frames: list[int], threads: int
 ) -> None:
     """Run a long stream in this process and print JSON lines of RSS at the given frames."""
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     clip = generate_clip(7, num_frames=30, height=240, width=320)
     marks = set(frames)
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from sam2_ros.bench.profile import cpu_info, cpu_line
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
     from sam2_ros.msg import Prompt, TrackedObjectArray
 
     namespace = f"/node_bench_{os.getpid()}"

@@ -85,8 +85,8 @@ def record_inputs(model_dir: Path, num_objects: int, threads: int, max_frames: i
     """Track a seeded clip with ONNX Runtime until memory attention runs with a full bank
     (all memory slots and pointer tokens); the inputs of every component on that frame."""
     from sam2_ros.bench.engine import _prompts
+    from sam2_ros.clips.synthetic import generate_clip
     from sam2_ros.engine import Sam2Tracker
-    from sam2_ros.evaluation.synthetic import generate_clip
 
     tracker = Sam2Tracker.from_model_dir(model_dir, threads=threads)
     s = tracker._runner.settings

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from parity_harness import LOGIT_TOL, run_scenario
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.evaluation.edgetam_reference import build_edgetam_predictor
-from sam2_ros.evaluation.synthetic import generate_clip
 
 
 def edgetam_reference(model, **options):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sam2_ros.tools.bag_writer import NodeInterface
+    from sam2_ros.tools.bags.writer import NodeInterface
 
 PROG = "sam2-ros-record"
 NODE_NAME = "sam2_ros"  # the node's name, as sam2_ros_node and the launch file start it
@@ -70,7 +70,7 @@ def namespace_of(text: str) -> str:
 def selector(args: argparse.Namespace) -> NodeInterface:
     """Which graph topics to record, from the arguments: the node's publishers (unless ``--topics``), its
     subscriptions (``--inputs``) and the ``--topics``."""
-    from sam2_ros.tools.bag_writer import NodeInterface
+    from sam2_ros.tools.bags.writer import NodeInterface
 
     ns = namespace_of(args.namespace)
     exact = [t if t.startswith("/") else f"{ns}/{t}" for t in args.topics or ()]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     """Record until stopped; the exit code."""
     from rclpy.utilities import remove_ros_args
 
-    from sam2_ros.tools.bag_writer import BagRecorder, BagWriter, summary_lines
+    from sam2_ros.tools.bags.writer import BagRecorder, BagWriter, summary_lines
     from sam2_ros.tools.orderly_stop import ros_context, stop_on_signals
 
     argv = list(sys.argv[1:] if argv is None else argv)
