@@ -297,10 +297,10 @@ def test_parameter_specs_and_the_runtime_snapshot():
     assert not model_dir.integer_range and not model_dir.floating_point_range
 
 
-def test_object_registry_keeps_one_record_per_object():
-    from sam2_ros.node.objects import ObjectRecord, ObjectRegistry
+def test_object_book_keeps_one_record_per_object():
+    from sam2_ros.node.book import ObjectBook, ObjectRecord
 
-    objects = ObjectRegistry()
+    objects = ObjectBook()
     objects.add(1, "disc")
     objects.add(2)
     objects.add(1)  # a refinement without a label keeps the label
@@ -318,16 +318,16 @@ def test_object_registry_keeps_one_record_per_object():
     assert len(objects) == 0 and objects.labels() == {}
 
 
-def test_tracked_objects_message_from_the_registry():
+def test_tracked_objects_message_from_the_book():
     from builtin_interfaces.msg import Time
     from std_msgs.msg import Header
 
     from sam2_ros.engine import FrameResult
+    from sam2_ros.node.book import ObjectBook
     from sam2_ros.node.conversions import tracked_objects_msg
-    from sam2_ros.node.objects import ObjectRegistry
 
     seen, hidden = _object(1, [[2.0, 1.0, -1.0, -1.0]]), _object(2, [[1.0, 1.0, 3.0, -2.0]], score=-1.0)
-    objects = ObjectRegistry()
+    objects = ObjectBook()
     objects.add(1, "disc")
     objects.add(2)
     objects.record_frame({1: True, 2: False}, 5_000_000_007)

@@ -59,10 +59,9 @@ def cpu_seconds(pid: int) -> float:
 
 def image_qos(reliable: bool) -> Any:
     """A camera's publisher QoS: depth 1, best effort (as camera drivers publish) or reliable."""
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sam2_ros.node.qos import qos_profile
 
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=1, reliability=reliability)
+    return qos_profile(1, reliable=reliable)
 
 
 def percentiles(values: list[float], digits: int = 2) -> tuple[float | None, float | None]:

@@ -45,15 +45,6 @@ class Detection:
 
 
 @dataclass(frozen=True)
-class DetectionRequest:
-    """The checked detections of one image (the scheduler's stamped request)."""
-
-    stream: str
-    stamp_ns: int
-    detections: tuple[Detection, ...]
-
-
-@dataclass(frozen=True)
 class DetectionRules:
     """The association parameters (detection_* and lost_after_frames)."""
 

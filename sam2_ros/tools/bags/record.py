@@ -30,22 +30,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sam2_ros.node.outputs import OUTPUT_KINDS as NODE_OUTPUT_KINDS
+
 if TYPE_CHECKING:
     from sam2_ros.tools.bags.writer import NodeInterface
 
 PROG = "sam2-ros-record"
 NODE_NAME = "sam2_ros"  # the node's name, as sam2_ros_node and the launch file start it
-# The node's output topic names, for the demo's recorder (sam2-ros-record asks the graph instead).
-OUTPUT_KINDS = (
-    "mask",
-    "tracked_objects",
-    "tracked_detections",
-    "label_info",
-    "overlay",
-    "markers",
-    "tracked_detections_3d",
-    "object_points",
-)
+# The node's output topic names (its outputs table), for the demo's recorder (sam2-ros-record asks the graph).
+OUTPUT_KINDS = NODE_OUTPUT_KINDS
 DIAGNOSTICS = "/diagnostics"
 
 
