@@ -225,7 +225,7 @@ class ModelRunner:
                 pointer = pointers[0]
             appearing = score > 0
             low = masks[index] if appearing else np.full_like(masks[index], NO_OBJ_SCORE)
-            lam = float(image_ops.sigmoid(np.float32(score))) if s.soft_no_obj_ptr else float(appearing)
+            lam = float(image_ops.sigmoid(np.asarray(score, np.float32))) if s.soft_no_obj_ptr else float(appearing)
             pointer = self.gate_pointer(pointer, lam)
         return Decoded(np.ascontiguousarray(low, dtype=np.float32), float(ious[index]), pointer, score)
 

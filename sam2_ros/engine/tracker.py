@@ -268,6 +268,8 @@ class Sam2Tracker:
         """Where in the history a prompt lands: the newest frame, or the one named."""
         if at is not None and frame_idx is not None:
             raise InvalidInputError("give at (a frame key) or frame_idx (a frame index), not both")
+        names: Sequence[Hashable]
+        wanted: Hashable
         if frame_idx is not None:
             if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
                 raise InvalidInputError(f"frame_idx must be an integer, got {frame_idx!r}")
