@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -186,6 +188,29 @@ def test_points_accumulate_and_box_replaces(tracker, clip):
     assert tracker.object_state(1).prompt_labels.tolist() == [1, 0]
     tracker.add_prompt(1, box=clip.box(1))
     assert tracker.object_state(1).prompt_labels.tolist() == [2, 3]
+
+
+def test_object_state_is_a_read_only_snapshot(tracker, clip):
+    _prompted(tracker, clip)
+    state = tracker.object_state(1)
+    assert state.obj_id == 1 and state.output_frame == 0 and state.prompt_labels.tolist() == [1]
+    assert state.memories == ()  # the prompt output joins memory when the next frame arrives
+    for array in (state.low_res_logits, state.prompt_points, state.prompt_labels):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.output_frame = 3
+    tracker.track(clip.frames[1])
+    assert state.output_frame == 0 and state.memories == ()  # a snapshot: later frames leave it alone
+    later = tracker.object_state(1)
+    assert later.output_frame == 1 and later.conditioning_frames == (0,) and later.recent_frames == (1,)
+    assert all(m.has_features for m in later.memories) and later.dropped_conditioning == 0
+    assert later.prompt_points is None  # frame 1 was tracked, not prompted
+    with pytest.raises(InvalidInputError, match="unknown object id 7"):
+        tracker.object_state(7)
+    tracker.reset()
+    with pytest.raises(InvalidInputError, match="unknown object id 1"):
+        tracker.object_state(1)
 
 
 def test_memory_stays_bounded_on_a_long_stream(tracker, clip):
