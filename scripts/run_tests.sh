@@ -17,8 +17,8 @@ fi
 # against the official EdgeTAM. SAM2_ROS_SKIP_EDGETAM=1 leaves it out (say so: CI never sets it).
 cd "$ROOT"
 "$VENV/bin/ruff" check sam2_ros test launch
-# the type check (mypy.ini): the engine only for now; node/ and the other layers are to follow
-"$VENV/bin/mypy" sam2_ros/engine
+# the type check (mypy.ini): the engine and the node, zero errors; the other layers are to follow
+"$VENV/bin/mypy" sam2_ros/engine sam2_ros/node
 if [[ "${SAM2_ROS_SKIP_EDGETAM:-0}" != "1" ]]; then
   "$ROOT/scripts/setup_edgetam_env.sh"
   EDGETAM_VENV="${SAM2_ROS_EDGETAM_VENV:-$ROOT/.venv-edgetam}"

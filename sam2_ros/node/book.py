@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from sam2_ros.engine import FrameResult
 from sam2_ros.node.detections import Box, TrackedBox
@@ -105,10 +106,11 @@ class ObjectBook:
     def remember(self, result: FrameResult, cached: Sequence[int]) -> None:
         """Keep the objects' boxes on ``result``'s frame (for detections stamped like it); boxes on
         frames no longer ``cached`` are forgotten."""
+        stamp = cast(int, result.key)  # the node keys every frame by its stamp (ns)
         for record in self._records.values():
             record.boxes = {k: v for k, v in record.boxes.items() if k in cached}
         for obj_id, obj in result.objects.items():
-            self._record(obj_id).boxes[result.key] = (obj.visible, obj.bbox if obj.visible else None)
+            self._record(obj_id).boxes[stamp] = (obj.visible, obj.bbox if obj.visible else None)
 
     def tracked_boxes(self, key: int, tracked: Sequence[int]) -> list[TrackedBox]:
         """What detections on frame ``key`` are matched against: each ``tracked`` object there, with its record."""

@@ -8,6 +8,7 @@ are compacted first).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -22,7 +23,7 @@ from sam2_ros.node.depth import Object3D
 from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration
 
 SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
-ImageMsg = Image | CompressedImage  # a camera image, raw or compressed
+ImageMsg: TypeAlias = Image | CompressedImage  # a camera image, raw or compressed
 MIN_IMAGE_SIDE = 2  # the engine's check_image (engine/prompts.py) needs at least 2x2 pixels
 CLIP_CHARS = 80  # user-supplied strings quoted in a warning are cut to this length
 
@@ -49,7 +50,7 @@ def quoted(text: str) -> str:
     return repr(clip_text(text))
 
 
-def _bridge():
+def _bridge() -> Any:  # cv_bridge.CvBridge (untyped)
     from cv_bridge import CvBridge
 
     return CvBridge()
@@ -58,7 +59,7 @@ def _bridge():
 _BRIDGE = None
 
 
-def bridge():
+def bridge() -> Any:
     """One shared CvBridge."""
     global _BRIDGE
     if _BRIDGE is None:
@@ -203,10 +204,11 @@ def tracked_objects_msg(
         item = TrackedObject(object_id=obj_id, label=record.label, visible=bool(obj.visible))
         item.presence_probability = float(obj.presence_probability)
         item.predicted_iou = float(obj.predicted_iou)
-        if obj.bbox and obj.visible:
+        centroid = obj.centroid
+        if obj.bbox and obj.visible and centroid is not None:
             x0, y0, x1, y1 = obj.bbox
             item.bbox = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
-            item.centroid = Point(x=float(obj.centroid[0]), y=float(obj.centroid[1]), z=0.0)
+            item.centroid = Point(x=float(centroid[0]), y=float(centroid[1]), z=0.0)
             item.area = int(obj.area)
         if obj_id in located:
             place = located[obj_id]

@@ -32,7 +32,7 @@ from sam2_ros.node.conversions import ConversionError
 from sam2_ros.node.counters import StreamCounters
 from sam2_ros.node.detections import Action, associate, clip_box
 from sam2_ros.node.params import RuntimeParams
-from sam2_ros.node.stamps import NS_PER_S
+from sam2_ros.node.stamps import NS_PER_S, cached_stamps
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,14 @@ class Context:
 def cached_frame(tracker: Sam2Tracker, stamp_ns: int) -> int | None:
     """The cached frame stamped ``stamp_ns`` (its key), or None: then the newest frame is meant."""
     return stamp_ns if stamp_ns in tracker.cached_keys else None
+
+
+def image_size(tracker: Sam2Tracker) -> tuple[int, int]:
+    """(height, width) of the stream's images; a handler asks only once a frame was tracked."""
+    size = tracker.image_size
+    if size is None:
+        raise RuntimeError("no frame tracked yet: a handler checks tracker.frame_idx first")
+    return size
 
 
 def reset(ctx: Context) -> None:
@@ -131,7 +139,7 @@ def _detections(command: Detections, ctx: Context) -> FrameResult | None:
             f"detections stamped {stamp} came after their image left the node's frame cache "
             "(or the image was skipped to keep up); applied to the newest image",
         )
-    height, width = tracker.image_size
+    height, width = image_size(tracker)
     inside = []
     for det in command.detections:
         box = clip_box(det.box, height, width)
@@ -142,7 +150,7 @@ def _detections(command: Detections, ctx: Context) -> FrameResult | None:
             )
             continue
         inside.append(replace(det, box=box))
-    key = at if at is not None else tracker.cached_keys[-1]
+    key = at if at is not None else cached_stamps(tracker)[-1]
     free = book.room(tracker.object_ids, params.max_objects)
     outcome = associate(inside, book.tracked_boxes(key, tracker.object_ids), params.detection, free)
     if outcome.over_limit:
@@ -192,7 +200,7 @@ def _has_room(ctx: Context, obj_id: int, source: str) -> bool:
 def _click_on_image(ctx: Context, click: Click) -> np.ndarray | None:
     """A click's point on the image (the far edge, where rqt_image_view's rounding puts some
     clicks, moved onto the last pixel); None, with a warning, when it lies outside."""
-    height, width = ctx.tracker.image_size
+    height, width = image_size(ctx.tracker)
     x, y = click.x, click.y
     if 0 <= x <= width and 0 <= y <= height:
         return np.array([[min(x, width - 1), min(y, height - 1)]], np.float64)
@@ -203,19 +211,20 @@ def _click_on_image(ctx: Context, click: Click) -> np.ndarray | None:
 def _add(ctx: Context, prompt: AddPrompt, source: str) -> FrameResult | None:
     """Apply an add/refine prompt (``source`` names it in log lines) and record its object."""
     tracker = ctx.tracker
-    obj_id: int | None = prompt.object_id
+    obj_id = prompt.object_id
     if obj_id == NEW_OBJECT:
-        obj_id = ctx.book.new_id(tracker.object_ids)
-        if obj_id is None:
+        new_id = ctx.book.new_id(tracker.object_ids)
+        if new_id is None:
             ctx.warn("prompt_max_objects", f"{source} dropped: every object id is in use")
             return None
+        obj_id = new_id
     at = cached_frame(tracker, prompt.stamp_ns)
     if at is None and prompt.stamp_ns != NEWEST_FRAME:
         ctx.warn("prompt_stamp", "prompt stamp matches no cached image; applied to the newest image")
     try:
         mask = None
         if prompt.mask_msg is not None:
-            mask = conversions.mask_prompt_to_array(prompt.mask_msg, *tracker.image_size)
+            mask = conversions.mask_prompt_to_array(prompt.mask_msg, *image_size(tracker))
         result = tracker.add_prompt(
             obj_id, points=prompt.points, labels=prompt.labels, box=prompt.box, mask=mask, at=at
         )

@@ -11,6 +11,7 @@ Input is taken only while the node is active; deactivation drops whatever still 
 from __future__ import annotations
 
 import threading
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -86,7 +87,7 @@ class Sam2RosNode(LifecycleNode):
             return
         writable = spec.descriptor()
         writable.read_only = False  # for the one set below; read-only again right after
-        declared = self.declare_parameter(spec.name, Parameter.Type(spec.type), writable)
+        declared: Parameter[Any] = self.declare_parameter(spec.name, Parameter.Type(spec.type), writable)
         if declared.type_ == Parameter.Type.NOT_SET:
             self.set_parameters([Parameter(spec.name, Parameter.Type(spec.type), list(spec.default))])
         if spec.read_only:
@@ -134,7 +135,7 @@ class Sam2RosNode(LifecycleNode):
             )
         outputs = [out for out in OUTPUTS if out.available(self._vision is not None, bool(config.depth_topics))]
         for i, (name, topic) in enumerate(zip(config.stream_names, config.image_topics)):
-            publishers = {
+            publishers: dict[str, Publisher] = {
                 out.kind: self.create_publisher(
                     out.message_class(), output_topic(config.image_topics, topic, out.kind), out.qos
                 )
@@ -356,12 +357,16 @@ class Sam2RosNode(LifecycleNode):
         return response
 
     # ------------------------------------------------------------------ worker
+    def _stop_or_work(self, wait_s: float) -> bool:
+        """Whether the worker must stop, or has work (prompts wait up to ``wait_s``)."""
+        return self._stop.is_set() or self._scheduler.has_work(wait_s)
+
     def _work(self) -> None:
         params = read_runtime(self.param)
         while not self._stop.is_set():
             wait_s = params.prompt_wait_s
             with self._cv:  # wake up for work, or after 0.2 s: a waiting prompt's time may be up
-                self._cv.wait_for(lambda w=wait_s: self._stop.is_set() or self._scheduler.has_work(w), timeout=0.2)
+                self._cv.wait_for(partial(self._stop_or_work, wait_s), timeout=0.2)
             if self._stop.is_set():
                 break
             params = read_runtime(self.param)  # one snapshot per job

@@ -28,6 +28,7 @@ from sam2_ros.node.outputs import FrameOutputs, publish_frame
 from sam2_ros.node.params import RuntimeParams
 from sam2_ros.node.publish3d import locate_objects
 from sam2_ros.node.scheduler import Job
+from sam2_ros.node.stamps import cached_stamps
 
 StreamJob = Job[ImageMsg, Command]
 
@@ -53,8 +54,8 @@ class Stream:
 
     def newest_stamp(self) -> int | None:
         """Stamp (ns) of the newest frame the tracker holds; None when it holds none."""
-        keys = self.tracker.cached_keys
-        return keys[-1] if keys else None
+        stamps = cached_stamps(self.tracker)
+        return stamps[-1] if stamps else None
 
     def stream_warn(self, kind: str, text: str) -> None:
         """A warning about this stream (its name in front of ``text``)."""
@@ -82,7 +83,7 @@ class Stream:
             for command in job.prompts_after:
                 self.apply(command, ctx)
             return
-        self.book.remember(result, self.tracker.cached_keys)
+        self.book.remember(result, cached_stamps(self.tracker))
         for command in job.prompts_after:  # made on this frame: they show in its outputs
             result = self.apply(command, ctx) or result
         latency = time.monotonic() - start
@@ -93,7 +94,7 @@ class Stream:
         """Apply one command (handlers.py); the newest frame's result after it, or None."""
         result = handle(command, ctx)
         if result is not None:
-            self.book.remember(result, self.tracker.cached_keys)
+            self.book.remember(result, cached_stamps(self.tracker))
         return result
 
     def publish(
