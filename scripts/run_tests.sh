@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run every check: ruff, then the full pytest suite (with the ROS 2 launch
+# Set up (if needed) and run every check: ruff, mypy, then the full pytest suite (with the ROS 2 launch
 # system and command line of ../shared/ros2-cli installed into the venv where that folder exists).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +17,8 @@ fi
 # against the official EdgeTAM. SAM2_ROS_SKIP_EDGETAM=1 leaves it out (say so: CI never sets it).
 cd "$ROOT"
 "$VENV/bin/ruff" check sam2_ros test launch
+# the type check (mypy.ini): the engine and the node, zero errors; the other layers are to follow
+"$VENV/bin/mypy" sam2_ros/engine sam2_ros/node
 if [[ "${SAM2_ROS_SKIP_EDGETAM:-0}" != "1" ]]; then
   "$ROOT/scripts/setup_edgetam_env.sh"
   EDGETAM_VENV="${SAM2_ROS_EDGETAM_VENV:-$ROOT/.venv-edgetam}"

@@ -17,7 +17,7 @@ SAM2_SPEC="sam2==1.1.0"
 STAMP="$VENV/.sam2_ros-setup"
 
 fingerprint() {
-  cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/scripts/setup_env.sh" "$ROOT/CMakeLists.txt" \
+  cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/scripts/executables.txt" "$ROOT/scripts/setup_env.sh" "$ROOT/CMakeLists.txt" \
     "$ROOT/package.xml" "$ROOT"/msg/*.msg "$ROOT"/interfaces/*/msg/*.msg "$ROOT"/interfaces/*/CMakeLists.txt \
     "$ROOT"/cmake/*.cmake "$ROOT"/launch/* "$ROOT"/config/* "$ROOT"/rviz/* | sha256sum | cut -d' ' -f1
 }

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.evaluation.reference import OfficialStream
-from sam2_ros.evaluation.synthetic import generate_clip
 
 
 def meta_sam2_predictor(model, **options):

@@ -1,5 +1,5 @@
 """rosbag2 recordings in the player: bags written here with rosbags' Writer (sqlite3 and mcap, with and
-without metadata.yaml) from real rclpy messages, read back through sam2_ros.tools.bag_source and played
+without metadata.yaml) from real rclpy messages, read back through sam2_ros.tools.bags.source and played
 over DDS by the player process (the process tests are `slow`)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 import yaml
 from ros_harness import ros_environment, wait_until
 
-from sam2_ros.tools import bag_source as bags
-from sam2_ros.tools import player
-from sam2_ros.tools.media import load_prompt_script, load_prompts
+from sam2_ros.tools.bags import source as bags
+from sam2_ros.tools.demo import player
+from sam2_ros.tools.demo.media import load_prompt_script, load_prompts
 
 T0 = 1_700_000_000_000_000_000  # bag time of the first image (ns)
 PERIOD_NS = 250_000_000  # images 4 Hz as recorded
@@ -316,7 +316,7 @@ def test_player_errors(bag_paths, tmp_path, capsys):
 
 def play(ns: str, bag: Path, *args: str) -> subprocess.CompletedProcess:
     """Run the player on ``bag`` with its topics under ``ns``; it must deliver everything."""
-    cmd = [sys.executable, "-m", "sam2_ros.tools.player", "--bag", str(bag), "--topic", f"{ns}/image"]
+    cmd = [sys.executable, "-m", "sam2_ros.tools.demo.player", "--bag", str(bag), "--topic", f"{ns}/image"]
     cmd += ["--depth-topic", f"{ns}/depth", "--camera-info-topic", f"{ns}/camera_info"]
     cmd += ["--prompt-topic", f"{ns}/prompt", "--wait-subscribers", "30", *args]
     done = subprocess.run(cmd, env=ros_environment(), capture_output=True, text=True, timeout=120)
@@ -417,7 +417,7 @@ def test_a_recorded_synthetic_clip_through_the_real_node(client, model_small, tm
     from rosbags.typesys import Stores, get_typestore
     from sensor_msgs.msg import CompressedImage
 
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     clip = generate_clip(21, num_frames=6)
     bag = tmp_path / "clip"
@@ -470,7 +470,7 @@ def test_a_recorded_synthetic_clip_through_the_real_node(client, model_small, tm
 # inherits SIGINT ignored (POSIX shells without job control do that). Set here as such a shell sets it.
 AS_A_SCRIPT = (
     "import runpy, signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "runpy.run_module('sam2_ros.tools.player', run_name='__main__', alter_sys=True)"
+    "runpy.run_module('sam2_ros.tools.demo.player', run_name='__main__', alter_sys=True)"
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.node.depth import (
     MIN_DEPTH_PIXELS,
     DepthError,

@@ -164,7 +164,7 @@ def _detection_array(boxes, stamp_sec=3):
 
 
 def test_detections_from_a_message_keep_the_good_and_name_the_bad():
-    from sam2_ros.node.vision import detections_from_msg
+    from sam2_ros.node.commands import from_detections
 
     msg = _detection_array(
         [
@@ -175,7 +175,7 @@ def test_detections_from_a_message_keep_the_good_and_name_the_bad():
             (5, 5, 4, 4, None, 0.0),  # no results: unlabelled, score 1
         ]
     )
-    request, problems = detections_from_msg(msg, "cam")
+    request, problems = from_detections(msg, "cam")
     assert request.stream == "cam" and request.stamp_ns == 3_000_000_000
     assert request.detections == (Detection((15, 26, 25, 34), "cup", 0.8), Detection((3, 3, 7, 7), "", 1.0))
     assert sorted(p.kind for p in problems) == ["detection_not_finite", "detection_size", "detection_size"]

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from sam2_ros.engine.manifest import load_model_dir
-from sam2_ros.tools import device_check
-from sam2_ros.tools.device_hints import diagnose
-from sam2_ros.tools.device_platform import arch_problem, describe_platform, read_soc
-from sam2_ros.tools.device_report import REPORT_SCHEMA, format_report, validate
+from sam2_ros.tools.device import check as device_check
+from sam2_ros.tools.device.hints import diagnose
+from sam2_ros.tools.device.platform import arch_problem, describe_platform, read_soc
+from sam2_ros.tools.device.report import REPORT_SCHEMA, format_report, validate
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--runs", "2", "--frames", "2", "-q"]
@@ -129,17 +129,17 @@ def test_schema_check_catches_broken_reports(tmp_path):
 
 def test_cli_entry_point_and_schema(tmp_path):
     lines = (REPO / "scripts" / "executables.txt").read_text().splitlines()
-    assert "sam2-ros-device-check = sam2_ros.tools.device_check:main" in lines
+    assert "sam2-ros-device-check = sam2_ros.tools.device.check:main" in lines
     done = subprocess.run(
-        [sys.executable, "-m", "sam2_ros.tools.device_check", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sam2_ros.tools.device.check", "--help"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and "usage: sam2-ros-device-check" in done.stdout and "--htp-arch" in done.stdout
     done = subprocess.run(
-        [sys.executable, "-m", "sam2_ros.tools.device_check", "--print-schema"], capture_output=True, text=True
+        [sys.executable, "-m", "sam2_ros.tools.device.check", "--print-schema"], capture_output=True, text=True
     )
     assert json.loads(done.stdout) == json.loads(json.dumps(REPORT_SCHEMA))
     done = subprocess.run(
-        [sys.executable, "-m", "sam2_ros.tools.device_check", str(tmp_path), "--backend-option", "nokey"],
+        [sys.executable, "-m", "sam2_ros.tools.device.check", str(tmp_path), "--backend-option", "nokey"],
         capture_output=True,
         text=True,
     )
@@ -156,7 +156,7 @@ def test_console_script_is_installed():
 
 def test_the_tool_imports_neither_torch_nor_rclpy():
     code = (
-        "import sys, sam2_ros.tools.device_check\n"
+        "import sys, sam2_ros.tools.device.check\n"
         "bad = [m for m in ('torch', 'rclpy', 'sam2', 'onnx') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

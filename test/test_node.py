@@ -17,8 +17,8 @@ from ros_harness import (
     wait_until,
 )
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.evaluation.synthetic import generate_clip
 
 TIMEOUT = 30.0
 
@@ -270,7 +270,7 @@ def test_parameter_specs_and_the_runtime_snapshot():
     from rcl_interfaces.msg import ParameterType
 
     from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION
-    from sam2_ros.node.params import PARAMETERS, SPECS, RuntimeParams, descriptor, read_runtime
+    from sam2_ros.node.params import PARAMETERS, SPECS, RuntimeParams, default, read_runtime
 
     assert len(SPECS) == len(PARAMETERS)
     from sam2_ros.node.detections import DetectionRules
@@ -281,22 +281,26 @@ def test_parameter_specs_and_the_runtime_snapshot():
     # the detection rules are read from the writable detection_* parameters and lost_after_frames
     from_rules = {f"detection_{r}" for r in rules - {"lost_after_frames", "classes"}} | {"lost_after_frames"}
     assert writable == snapshot_names | from_rules  # detection_classes is read-only (read with the rest)
-    snapshot = read_runtime(lambda name: SPECS[name].default)
-    assert snapshot == RuntimeParams(16, 0.0, DEFAULT_SPECK_FRACTION, True, 0.5, 4096 * 4096, DetectionRules())
+    snapshot = read_runtime(default)
+    assert snapshot == read_runtime(lambda name: SPECS[name].default)
+    assert snapshot == RuntimeParams(
+        16, 0.0, DEFAULT_SPECK_FRACTION, True, 0.5, 4096 * 4096, DetectionRules(), 0.0, 0.05, 3, 5000
+    )
     with pytest.raises(FrozenInstanceError):
         snapshot.max_objects = 3
-    wait = descriptor("prompt_wait_s")
+    wait = SPECS["prompt_wait_s"].descriptor()
     assert wait.type == ParameterType.PARAMETER_DOUBLE and not wait.read_only
     assert (wait.floating_point_range[0].from_value, wait.floating_point_range[0].to_value) == (0.0, 10.0)
-    cache = descriptor("prompt_frame_cache")
+    cache = SPECS["prompt_frame_cache"].descriptor()
     assert cache.read_only and (cache.integer_range[0].from_value, cache.integer_range[0].to_value) == (1, 16)
-    assert not descriptor("model_dir").integer_range and not descriptor("model_dir").floating_point_range
+    model_dir = SPECS["model_dir"].descriptor()
+    assert not model_dir.integer_range and not model_dir.floating_point_range
 
 
-def test_object_registry_keeps_one_record_per_object():
-    from sam2_ros.node.objects import ObjectRecord, ObjectRegistry
+def test_object_book_keeps_one_record_per_object():
+    from sam2_ros.node.book import ObjectBook, ObjectRecord
 
-    objects = ObjectRegistry()
+    objects = ObjectBook()
     objects.add(1, "disc")
     objects.add(2)
     objects.add(1)  # a refinement without a label keeps the label
@@ -314,16 +318,16 @@ def test_object_registry_keeps_one_record_per_object():
     assert len(objects) == 0 and objects.labels() == {}
 
 
-def test_tracked_objects_message_from_the_registry():
+def test_tracked_objects_message_from_the_book():
     from builtin_interfaces.msg import Time
     from std_msgs.msg import Header
 
     from sam2_ros.engine import FrameResult
+    from sam2_ros.node.book import ObjectBook
     from sam2_ros.node.conversions import tracked_objects_msg
-    from sam2_ros.node.objects import ObjectRegistry
 
     seen, hidden = _object(1, [[2.0, 1.0, -1.0, -1.0]]), _object(2, [[1.0, 1.0, 3.0, -2.0]], score=-1.0)
-    objects = ObjectRegistry()
+    objects = ObjectBook()
     objects.add(1, "disc")
     objects.add(2)
     objects.record_frame({1: True, 2: False}, 5_000_000_007)

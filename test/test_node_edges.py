@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ros_harness import NodeProcess, image_msg, prompt_msg, publish_until, wait_until
 
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 
 TIMEOUT = 30.0
 

@@ -24,12 +24,13 @@ import numpy as np
 import pytest
 from parity_harness import LOGIT_TOL, run_scenario
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.engine.backends import create_backend
 from sam2_ros.engine.backends import openvino_backend as ovb
 from sam2_ros.engine.errors import BackendError, ModelDirError
 from sam2_ros.engine.manifest import TensorSpec, load_model_dir
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.engine.runner import ModelRunner
 
 BF16_MIN_FRAME_AGREEMENT = 0.95  # measured >= 0.9726 on clips 1-16 (clip 1: 0.9939, clip 5: 0.9824)
 BF16_MIN_MEAN_AGREEMENT = 0.975  # a clip's mean; measured >= 0.9836 (clip 1: 0.9969, clip 5: 0.9909)
@@ -331,7 +332,7 @@ def test_default_cache_dir_is_the_user_cache(monkeypatch, tmp_path):
 
 
 def _load(model_dir, **options) -> dict:
-    return Sam2Tracker.from_model_dir(model_dir, backend="openvino", backend_options=options)._runner.components
+    return ModelRunner.load(model_dir, backend="openvino", backend_options=options).components
 
 
 def test_compiled_models_are_cached(shipped_dir, tmp_path):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sam2_ros.resources import demo_prompts
-from sam2_ros.tools import engine_demo as demo
 from sam2_ros.tools import shipped
+from sam2_ros.tools.demo import engine_demo as demo
 
 DEMO_MIN_IOU = 0.5
 
@@ -54,7 +54,7 @@ def test_demo_reads_scripted_prompts(model_small, tmp_path):
 @pytest.mark.slow
 def test_node_demo_end_to_end(tmp_path):
     """The README's main job with its defaults: the shipped model, player -> node -> recorder over DDS."""
-    from sam2_ros.tools import node_demo
+    from sam2_ros.tools.demo import node_demo
 
     out = tmp_path / "node_demo"
     assert node_demo.main(["--max-frames", "12", "--rate", "4", "--output", str(out)]) == 0
@@ -88,7 +88,7 @@ def test_demo_prompts_fall_on_their_objects():
     """config/demo_prompts.yaml stays true to the clip the player generates."""
     import yaml
 
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     clip = generate_clip(11, num_frames=32, height=480, width=640)
     prompts = yaml.safe_load(demo_prompts().read_text())
@@ -104,7 +104,7 @@ def test_demo_prompts_fall_on_their_objects():
 
 def test_node_demo_passes_node_parameters(tmp_path):
     """`--param NAME:=VALUE` reaches the node (here: the backend it runs), and a malformed one is refused."""
-    from sam2_ros.tools import node_demo
+    from sam2_ros.tools.demo import node_demo
 
     with pytest.raises(SystemExit):
         node_demo.main(["--param", "backend=openvino", "--output", str(tmp_path / "bad")])

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from parity_harness import ParityRecord, _compare, run_scenario
 
-from sam2_ros.engine import InvalidInputError, Sam2Tracker
+from sam2_ros.clips.synthetic import generate_clip
+from sam2_ros.engine import InvalidInputError, ObjectSnapshot, Sam2Tracker
+from sam2_ros.engine.memory import MemorySelection
+from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
-from sam2_ros.evaluation.synthetic import generate_clip
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +120,13 @@ def test_long_stream_overflows_memory_bank(model_small, clip, tmp_path):
     run_scenario(model_small, 24, script, tmp_path=tmp_path, tracker=engine)
     s = engine.settings
     for obj_id in (1, 2):
-        bank = engine._tracks[obj_id].bank
-        recent_with_features = [m for m in bank.recent.values() if m.features is not None]
-        assert len(bank.conditioning) == 1
+        bank = engine.object_state(obj_id)
+        recent_with_features = [m for m in bank.memories if not m.conditioning and m.has_features]
+        assert len(bank.conditioning_frames) == 1
         # the current frame plus the num_maskmem - 1 frames the next frame can attend to
         assert len(recent_with_features) == s.num_maskmem
         # the current frame plus the max_obj_ptrs - 1 frames the next frame can point to
-        assert len(bank.recent) == s.max_obj_ptrs_in_encoder
+        assert len(bank.recent_frames) == s.max_obj_ptrs_in_encoder
 
 
 def test_native_1024(model_1024, clip, tmp_path):
@@ -136,8 +138,9 @@ def test_native_1024(model_1024, clip, tmp_path):
 
 def test_parity_detects_a_glue_mistake(model_small, clip, tmp_path):
     """The comparison can fail: an off-by-one temporal encoding is caught."""
-    engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
-    engine._host = dict(engine._host, maskmem_tpos_enc=np.roll(engine._host["maskmem_tpos_enc"], 1, axis=0))
+    runner = ModelRunner.load(model_small.model_dir, threads=2)
+    runner.host = dict(runner.host, maskmem_tpos_enc=np.roll(runner.host["maskmem_tpos_enc"], 1, axis=0))
+    engine = Sam2Tracker(runner)
     with pytest.raises(AssertionError, match="differ"):
         run_scenario(
             model_small, 6, {0: [("points", 1, [clip.first_visible_point(1)], [1])]}, tmp_path=tmp_path, tracker=engine
@@ -172,6 +175,12 @@ def test_late_prompt_lands_on_its_cached_frame(model_small, clip, tmp_path):
         engine.add_prompt(2, box=clip.box(2, 2), frame_idx=2)
 
 
+def _selection(tracker: Sam2Tracker, bank: ObjectSnapshot, frame_idx: int) -> MemorySelection:
+    """The memories of ``bank`` that the tracker's policy selects for ``frame_idx``."""
+    conditioning, recent = list(bank.conditioning_frames), set(bank.recent_frames)
+    return tracker.memory_policy.select_frames(frame_idx, conditioning, recent, bank.dropped_conditioning)
+
+
 def _official_cond_frames(stream: OfficialStream, obj_id: int) -> set[int]:
     """The official predictor's conditioning frames of ``obj_id``."""
     idx = stream.state["obj_id_to_idx"][obj_id]
@@ -195,7 +204,7 @@ def test_correction_persists_as_conditioning_frame(model_small, clip, tmp_path, 
     seen: dict[int, tuple[set[int], set[int]]] = {}
 
     def conditioning_sets(t: int, tracker: Sam2Tracker, stream: OfficialStream) -> None:
-        seen[t] = (set(tracker._tracks[1].bank.conditioning), _official_cond_frames(stream, 1))
+        seen[t] = (set(tracker.object_state(1).conditioning_frames), _official_cond_frames(stream, 1))
 
     record = run_scenario(
         model_small,
@@ -210,14 +219,15 @@ def test_correction_persists_as_conditioning_frame(model_small, clip, tmp_path, 
     expected = {0, correction} if as_conditioning else {0}
     for t in range(correction + 1, last + 1):
         assert seen[t][0] == seen[t][1] == expected, f"frame {t}: conditioning frames differ"
-    bank = engine._tracks[1].bank
-    selection = engine._propagator.policy.select(last + 1, bank)
+    bank = engine.object_state(1)
+    selection = _selection(engine, bank, last + 1)
     assert last - correction >= 7
     if as_conditioning:
         assert (correction, 0) in selection.spatial
     else:
         assert correction not in {t for t, _ in selection.spatial}
-        assert bank.recent[correction].features is None
+        recent = {m.frame_idx: m for m in bank.memories if not m.conditioning}
+        assert not recent[correction].has_features
 
 
 def test_frequent_corrections_keep_conditioning_bounded(model_small, clip, tmp_path):
@@ -237,10 +247,10 @@ def test_frequent_corrections_keep_conditioning_bounded(model_small, clip, tmp_p
     counts: dict[int, tuple[int, int, int, int]] = {}
 
     def bank_size(t: int, tracker: Sam2Tracker, stream: OfficialStream) -> None:
-        bank = tracker._tracks[1].bank
-        attended = [f for f, t_pos in tracker._propagator.policy.select(t + 1, bank).spatial if t_pos == 0]
-        memories = [*bank.conditioning.values(), *bank.recent.values()]
-        with_features = sum(m.features is not None for m in memories)
+        bank = tracker.object_state(1)
+        attended = [f for f, t_pos in _selection(tracker, bank, t + 1).spatial if t_pos == 0]
+        memories = bank.memories
+        with_features = sum(m.has_features for m in memories)
         counts[t] = (len(attended), len(_official_cond_frames(stream, 1)), with_features, len(memories))
 
     run_scenario(
@@ -258,4 +268,4 @@ def test_frequent_corrections_keep_conditioning_bounded(model_small, clip, tmp_p
         assert with_features <= s.num_maskmem + bound, f"frame {t}: {with_features} mask memories"
         assert memories <= s.max_obj_ptrs_in_encoder + bound, f"frame {t}: {memories} memories"
     assert counts[num_frames - 1][0] == bound
-    assert engine._tracks[1].bank.dropped_conditioning > 0
+    assert engine.object_state(1).dropped_conditioning > 0

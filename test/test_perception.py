@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from ros_harness import NodeProcess, image_msg, mask_array, prompt_msg, publish_until, wait_until
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import image_ops
-from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.node.detections import iou
 
 TIMEOUT = 60.0
@@ -300,8 +300,8 @@ def test_a_detector_at_10_hz_on_crossing_objects_makes_no_duplicates(shipped_dir
     8-11 extra objects in 50 frames.)"""
     from std_msgs.msg import Header
 
-    from sam2_ros.tools.scripted_detector import detect
-    from sam2_ros.tools.scripted_detector import detection_array as scripted_array
+    from sam2_ros.tools.demo.scripted_detector import detect
+    from sam2_ros.tools.demo.scripted_detector import detection_array as scripted_array
 
     node = NodeProcess(tmp_path_factory.mktemp("detector_10hz"), shipped_dir, {"max_objects": 20})
     try:

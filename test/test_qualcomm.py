@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from parity_harness import LOGIT_TOL, run_scenario
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
 from sam2_ros.engine.backends import create_backend
 from sam2_ros.engine.errors import BackendError, InvalidInputError
 from sam2_ros.engine.manifest import load_model_dir, sha256_of
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.engine.runner import ModelRunner
 
 # fp16 on the HTP against fp32 on the CPU: largest absolute difference, relative to max(1, |fp32|).
 FP16_TOLERANCE = 2e-2
@@ -25,10 +26,9 @@ FP16_TOLERANCE = 2e-2
 
 def component_inputs(model_dir, names=("memory_encoder", "mask_decoder.points1", "mask_decoder.points2")):
     """Realistic inputs per component: the image encoder's outputs on a synthetic frame (CPU)."""
-    tracker = Sam2Tracker.from_model_dir(model_dir, threads=2)
+    runner = ModelRunner.load(model_dir, threads=2)
     clip = generate_clip(1000, num_frames=1, height=128, width=128, num_objects=1)
-    tracker.track(clip.frames[0])
-    f = tracker._history[-1].features
+    f = runner.encode_image(clip.frames[0], 0)
     rng = np.random.default_rng(0)
     shared = {"image_embeddings": f.embeddings, "high_res_feats_0": f.high_res_0, "high_res_feats_1": f.high_res_1}
     feeds = {

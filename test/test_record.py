@@ -1,4 +1,4 @@
-"""Bags out: rosbag2 MCAP recordings of the node's topics (sam2_ros.tools.bag_writer, sam2-ros-record, the demo).
+"""Bags out: rosbag2 MCAP recordings of the node's topics (sam2_ros.tools.bags.writer, sam2-ros-record, the demo).
 
 Each bag is read back with rosbags' AnyReader on an empty typestore (every type from the definitions
 embedded in the bag, nothing from a ROS install) and, where installed, with Foxglove's own
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from ros_harness import NodeProcess, image_msg, prompt_msg, ros_environment, wait_until
 
-from sam2_ros.evaluation.synthetic import generate_clip
-from sam2_ros.tools import record
-from sam2_ros.tools.bag_writer import (
+from sam2_ros.clips.synthetic import generate_clip
+from sam2_ros.tools.bags import record
+from sam2_ros.tools.bags.writer import (
     BagWriter,
     make_typestore,
     msg_dirs,
@@ -264,7 +264,7 @@ def test_requested_qos_matches_every_publisher():
 def test_record_tool_stops_after_its_duration(tmp_path):
     """Nothing to record: the bag is still closed cleanly at --duration; exit code 1."""
     path = tmp_path / "empty"
-    cmd = [sys.executable, "-m", "sam2_ros.tools.record", "--topics", "/sam2_ros_no_such_topic", "--duration", "1"]
+    cmd = [sys.executable, "-m", "sam2_ros.tools.bags.record", "--topics", "/sam2_ros_no_such_topic", "--duration", "1"]
     done = subprocess.run([*cmd, "--output", str(path)], env=ros_environment(), capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert done.returncode == 1, done.stderr
@@ -280,7 +280,7 @@ def test_record_tool_records_a_live_node(client, shipped_dir, tmp_path):
     clip = generate_clip(21, num_frames=5)
     node = NodeProcess(tmp_path, shipped_dir)
     bag = tmp_path / "live.mcap"
-    cmd = [sys.executable, "-m", "sam2_ros.tools.record", "--namespace", node.ns, "--inputs", "--duration", "300"]
+    cmd = [sys.executable, "-m", "sam2_ros.tools.bags.record", "--namespace", node.ns, "--inputs", "--duration", "300"]
     proc = subprocess.Popen([*cmd, "--output", str(bag)], env=ros_environment(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     started = time.time_ns()
@@ -372,7 +372,7 @@ def test_record_inputs_records_what_the_node_subscribes_to_wherever_it_is(client
     info_topic = f"{camera}/aligned_depth_to_color/camera_info"
     bag = tmp_path / "inputs.mcap"
     ns = f"/test{os.getpid()}_{NodeProcess._count + 1}"  # the namespace of the next NodeProcess
-    cmd = [sys.executable, "-m", "sam2_ros.tools.record", "--namespace", ns, "--inputs", "--duration", "300"]
+    cmd = [sys.executable, "-m", "sam2_ros.tools.bags.record", "--namespace", ns, "--inputs", "--duration", "300"]
     proc = subprocess.Popen([*cmd, "--output", str(bag)], env=ros_environment(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     node = None
@@ -447,7 +447,7 @@ def test_record_inputs_records_what_the_node_subscribes_to_wherever_it_is(client
 def test_demo_writes_demo_mcap(tmp_path):
     """`node_demo` records its inputs and every output to output/demo.mcap: as many frames as summary.json."""
     out = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "sam2_ros.tools.node_demo", "--max-frames", "6", "--output", str(out)]
+    cmd = [sys.executable, "-m", "sam2_ros.tools.demo.node_demo", "--max-frames", "6", "--output", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

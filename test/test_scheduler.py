@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import pytest
 
@@ -42,6 +44,16 @@ def sched(clock: FakeClock) -> Scheduler:
     return Scheduler(["cam"], clock=clock)
 
 
+# what each scheduler's streams' trackers hold as their newest frame, as reported by `finish` below
+HELD: WeakKeyDictionary[Scheduler, dict[str, int | None]] = WeakKeyDictionary()
+
+
+def finish(sched: Scheduler, stream: str, job: Job, newest: int | None) -> None:
+    """Report ``job`` done as the node does: the stream's tracker now holds frames up to ``newest``."""
+    HELD.setdefault(sched, {})[stream] = newest
+    sched.finish(stream, job, newest)
+
+
 def run(sched: Scheduler, stream: str = "cam") -> Job:
     """Take the stream's job and report it done as the node does: the tracker then holds the job's frame
     as its newest, nothing after a reset without a frame, else what it held before."""
@@ -50,9 +62,28 @@ def run(sched: Scheduler, stream: str = "cam") -> Job:
     if job.frame is not None:
         newest = job.frame.stamp_ns
     else:
-        newest = None if job.reset else sched.newest_stamp(stream)
-    sched.finish(stream, job, newest)
+        newest = None if job.reset else HELD.get(sched, {}).get(stream)
+    finish(sched, stream, job, newest)
     return job
+
+
+def assert_newest(sched: Scheduler, stream: str, stamp: int | None) -> None:
+    """The scheduler takes ``stamp`` as the newest frame ``stream``'s tracker holds (None: none).
+
+    Seen through its prompt rule, on a copy with nothing else waiting: a prompt stamped ``stamp``
+    runs at once, one stamped after it waits for its image; with no frame held, every prompt waits.
+    """
+
+    def runs_at_once(prompt_stamp: int) -> bool:
+        probe = copy.deepcopy(sched)
+        probe.drop_waiting()
+        probe.put_prompt(stream, Req("probe", prompt_stamp))
+        return probe.has_work(WAIT)
+
+    if stamp is None:
+        assert not runs_at_once(-(1 << 62))
+    else:
+        assert runs_at_once(stamp) and not runs_at_once(stamp + 1)
 
 
 def test_the_newest_image_wins_and_replaced_ones_count_as_dropped(sched, clock):
@@ -86,7 +117,7 @@ def test_a_prompt_stamped_like_the_frame_goes_right_after_it(sched):
 def test_a_prompt_for_an_already_processed_stamp_goes_before_the_next_frame(sched):
     sched.put_image("cam", "a", 10)
     run(sched)
-    assert sched.newest_stamp("cam") == 10
+    assert_newest(sched, "cam", 10)
     on_newest, on_older = Req("on the newest", 10), Req("on an older frame", 7)
     sched.put_prompt("cam", on_newest)
     sched.put_prompt("cam", on_older)
@@ -131,7 +162,7 @@ def test_a_prompt_ahead_of_the_images_waits_for_its_image(sched, clock):
     sched.put_image("cam", "b", 11)  # an image, but not the prompt's
     job = sched.take("cam", WAIT)
     assert job.frame.stamp_ns == 11 and job.prompts_before == () and job.prompts_after == ()
-    sched.finish("cam", job, 11)
+    finish(sched, "cam", job, 11)
     clock.advance(0.2)  # 0.4 s < prompt_wait_s: still waiting
     assert not sched.has_work(WAIT)
     sched.put_image("cam", "c", 12)
@@ -178,7 +209,7 @@ def test_prompt_wait_s_zero_applies_prompts_ahead_at_once(sched):
 def test_before_any_image_every_prompt_waits(sched, clock):
     early = Req("before any image", 5)
     sched.put_prompt("cam", early)
-    assert sched.newest_stamp("cam") is None
+    assert_newest(sched, "cam", None)
     assert not sched.has_work(WAIT)
     clock.advance(WAIT)
     assert sched.take("cam", WAIT).prompts_before == (early,)
@@ -197,8 +228,9 @@ def test_reset_comes_first_and_stays_pending_until_finished(sched):
     assert job.reset and job.frame.stamp_ns == 11
     assert job.prompts_before == (old,) and job.prompts_after == (on_b,)
     assert sched.reset_pending()  # taken, not finished
-    sched.finish("cam", job, None)  # say the frame failed to convert: the reset tracker holds nothing
-    assert not sched.reset_pending() and sched.newest_stamp("cam") is None
+    finish(sched, "cam", job, None)  # say the frame failed to convert: the reset tracker holds nothing
+    assert not sched.reset_pending()
+    assert_newest(sched, "cam", None)
     assert sched.take("cam", WAIT) is None
 
 
@@ -207,7 +239,7 @@ def test_a_reset_requested_while_one_runs_is_not_lost(sched):
     job = sched.take("cam", WAIT)
     assert job == Job(reset=True, frame=None, prompts_before=(), prompts_after=())
     sched.request_reset("cam")  # arrives while the worker runs the first
-    sched.finish("cam", job, None)
+    finish(sched, "cam", job, None)
     assert sched.reset_pending("cam") and sched.has_work(WAIT)
     assert sched.take("cam", WAIT).reset
 
@@ -217,14 +249,16 @@ def test_a_reset_forgets_the_newest_frame(sched, clock):
     run(sched)
     sched.request_reset()
     run(sched)  # reset only: the tracker holds nothing
-    assert sched.newest_stamp("cam") is None
+    assert_newest(sched, "cam", None)
     sched.put_prompt("cam", Req("on a, after the reset", 10))
     assert not sched.has_work(WAIT)  # stamp 10 is no longer a processed image: it waits like any other
 
 
 def test_streams_are_independent(clock):
     sched = Scheduler(["left", "right"], clock=clock)
-    assert sched.streams == ("left", "right")
+    assert sched.counts("left") == sched.counts("right") == (0, 0)  # these two streams, and no other
+    with pytest.raises(KeyError):
+        sched.counts("cam")
     sched.put_image("left", "l1", 1)
     sched.put_image("left", "l2", 2)
     sched.put_image("right", "r1", 1)
@@ -232,8 +266,8 @@ def test_streams_are_independent(clock):
     jobs = sched.take_all(WAIT)
     assert set(jobs) == {"left", "right"}
     assert jobs["left"].frame.message == "l2" and jobs["right"].frame.message == "r1"
-    sched.finish("left", jobs["left"], 2)
-    sched.finish("right", jobs["right"], 1)
+    finish(sched, "left", jobs["left"], 2)
+    finish(sched, "right", jobs["right"], 1)
     # stamp 2 is processed on the left only: the same prompt runs at once there, waits on the right
     sched.put_prompt("left", on_left := Req("left", 2))
     sched.put_prompt("right", on_right := Req("right", 2))
@@ -242,8 +276,9 @@ def test_streams_are_independent(clock):
     assert sched.reset_pending("right") and not sched.reset_pending("left")
     jobs = sched.take_all(WAIT)
     assert set(jobs) == {"right"} and jobs["right"].reset and jobs["right"].prompts_before == ()
-    sched.finish("right", jobs["right"], None)
-    assert sched.newest_stamp("left") == 2 and sched.newest_stamp("right") is None
+    finish(sched, "right", jobs["right"], None)
+    assert_newest(sched, "left", 2)
+    assert_newest(sched, "right", None)
     clock.advance(WAIT)
     assert sched.take_all(WAIT) == {"right": Job(False, None, (on_right,), ())}
 
@@ -270,8 +305,8 @@ def test_drop_waiting_forgets_images_prompts_and_resets_not_taken(sched):
     assert sched.counts("cam") == (2, 1)  # the dropped image counts as dropped
     assert not sched.reset_pending() and not sched.reset_done(ticket)
     assert not sched.has_work(0.0) and sched.take("cam", 0.0) is None
-    sched.finish("cam", running, 10)  # the job in flight reports as usual
-    assert sched.newest_stamp("cam") == 10
+    finish(sched, "cam", running, 10)  # the job in flight reports as usual
+    assert_newest(sched, "cam", 10)
     assert sched.drop_waiting() == Dropped()  # nothing left
 
 
@@ -280,7 +315,7 @@ def test_reset_tickets_say_whether_a_request_ran(sched):
     job = sched.take("cam", WAIT)
     assert job.reset and not sched.reset_done(first)  # taken, not finished
     second = sched.request_reset()  # arrives while the first runs
-    sched.finish("cam", job, None)
+    finish(sched, "cam", job, None)
     assert sched.reset_done(first) and not sched.reset_done(second)
     sched.drop_waiting()  # e.g. deactivation: the second never runs
     assert not sched.reset_pending() and not sched.reset_done(second)
@@ -294,10 +329,10 @@ def test_reset_tickets_of_one_stream(clock):
     left = sched.request_reset("left")
     both = sched.request_reset()
     jobs = sched.take_all(WAIT)
-    sched.finish("left", jobs["left"], None)
+    finish(sched, "left", jobs["left"], None)
     assert sched.reset_done(left, "left") and sched.reset_done(both, "left")
     assert not sched.reset_done(both)  # the right stream has not finished
-    sched.finish("right", jobs["right"], None)
+    finish(sched, "right", jobs["right"], None)
     assert sched.reset_done(both)
 
 

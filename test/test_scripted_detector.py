@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sam2_ros.evaluation.synthetic import generate_clip
-from sam2_ros.tools import node_demo, player
-from sam2_ros.tools.scripted_detector import NOISE_CLIP, SCORE_RANGE, Detection, detect, detection_array
+from sam2_ros.clips.synthetic import generate_clip
+from sam2_ros.tools.demo import node_demo, player
+from sam2_ros.tools.demo.scripted_detector import NOISE_CLIP, SCORE_RANGE, Detection, detect, detection_array
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def test_player_publishes_detections_with_each_frame(tmp_path):
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
-        cmd = [sys.executable, "-m", "sam2_ros.tools.player", "--max-frames", "6", "--rate", "5"]
+        cmd = [sys.executable, "-m", "sam2_ros.tools.demo.player", "--max-frames", "6", "--rate", "5"]
         cmd += ["--clip-frames", "32", "--topic", f"{ns}/image", "--detections-topic", f"{ns}/detections"]
         cmd += ["--detector-every", "2", "--wait-subscribers", "30"]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -179,7 +179,7 @@ def _node_takes_detections() -> bool:
 def test_node_demo_with_detector_prompts(tmp_path):
     """`node_demo --prompts detector`: the node adds the detected objects itself, labelled by shape."""
     out = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "sam2_ros.tools.node_demo", "--prompts", "detector", "--max-frames", "8"]
+    cmd = [sys.executable, "-m", "sam2_ros.tools.demo.node_demo", "--prompts", "detector", "--max-frames", "8"]
     done = subprocess.run([*cmd, "--output", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

@@ -16,7 +16,7 @@ import time
 import pytest
 from ros_harness import image_msg, prompt_msg, publish_until, ros_environment, wait_until
 
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.tools.node_process import start_node
 
 TIMEOUT = 30.0

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.export.cli import main as export_main
 
 
@@ -32,9 +33,10 @@ def test_static_memory_attention_has_fixed_shapes(static_model):
 def test_static_bank_reproduces_the_dynamic_one(model_small, static_model):
     """Through the engine, over a stream that fills the bank from empty to full (and beyond)."""
     clip = generate_clip(2, num_frames=20)
-    dynamic = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
-    static = Sam2Tracker.from_model_dir(static_model, threads=2)
-    assert static._runner.static_bank == (7, 64) and dynamic._runner.static_bank is None  # two different graphs
+    dynamic_runner = ModelRunner.load(model_small.model_dir, threads=2)
+    static_runner = ModelRunner.load(static_model, threads=2)
+    dynamic, static = Sam2Tracker(dynamic_runner), Sam2Tracker(static_runner)
+    assert static_runner.static_bank == (7, 64) and dynamic_runner.static_bank is None  # two different graphs
     for t in range(20):
         results = [tracker.track(clip.frames[t]) for tracker in (dynamic, static)]
         if t == 0:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sam2_ros.evaluation.synthetic import SHAPE_KINDS, generate_clip, occluded_fraction
+from sam2_ros.clips.synthetic import SHAPE_KINDS, generate_clip, occluded_fraction
 
 
 def test_same_seed_same_clip_and_different_seed_different_clip():

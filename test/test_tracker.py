@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import InvalidInputError, Sam2Tracker
 from sam2_ros.engine.results import mask_statistics
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.engine.runner import ModelRunner
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +53,13 @@ def test_frame_result_fields(tracker, clip):
     assert result.timings["total"] == pytest.approx(sum(result.timings[stage] for stage in stages))
 
 
-def test_encoder_runs_once_per_frame_for_all_objects(tracker, clip):
+def test_encoder_runs_once_per_frame_for_all_objects(model_small, clip):
     calls = []
-    encoder = tracker._runner.components["image_encoder"]
+    runner = ModelRunner.load(model_small.model_dir, threads=2)
+    encoder = runner.components["image_encoder"]
     original = encoder.run
     encoder.run = lambda feeds: calls.append(1) or original(feeds)
+    tracker = Sam2Tracker(runner)
     _prompted(tracker, clip)
     tracker.add_prompt(3, points=[clip.first_visible_point(3)], labels=[1])
     for t in range(1, 4):
@@ -65,11 +70,11 @@ def test_encoder_runs_once_per_frame_for_all_objects(tracker, clip):
 def _snapshot(tracker):
     tracks = {
         obj_id: (
-            tuple(t.bank.conditioning),
-            tuple(t.bank.recent),
-            None if t.output is None else (t.output.frame_idx, t.output.low_res_logits.copy(), t.output.points),
+            s.conditioning_frames,
+            s.recent_frames,
+            None if s.low_res_logits is None else (s.output_frame, s.low_res_logits, s.prompt_points),
         )
-        for obj_id, t in tracker._tracks.items()
+        for obj_id, s in ((obj_id, tracker.object_state(obj_id)) for obj_id in tracker.object_ids)
     }
     return tracker.frame_idx, tracker.object_ids, tracks
 
@@ -180,9 +185,32 @@ def test_points_accumulate_and_box_replaces(tracker, clip):
     tracker.track(clip.frames[0])
     tracker.add_prompt(1, points=[clip.first_visible_point(1)], labels=[1])
     tracker.add_prompt(1, points=[clip.first_visible_point(2)], labels=[0])
-    assert tracker._tracks[1].output.labels.tolist() == [1, 0]
+    assert tracker.object_state(1).prompt_labels.tolist() == [1, 0]
     tracker.add_prompt(1, box=clip.box(1))
-    assert tracker._tracks[1].output.labels.tolist() == [2, 3]
+    assert tracker.object_state(1).prompt_labels.tolist() == [2, 3]
+
+
+def test_object_state_is_a_read_only_snapshot(tracker, clip):
+    _prompted(tracker, clip)
+    state = tracker.object_state(1)
+    assert state.obj_id == 1 and state.output_frame == 0 and state.prompt_labels.tolist() == [1]
+    assert state.memories == ()  # the prompt output joins memory when the next frame arrives
+    for array in (state.low_res_logits, state.prompt_points, state.prompt_labels):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.output_frame = 3
+    tracker.track(clip.frames[1])
+    assert state.output_frame == 0 and state.memories == ()  # a snapshot: later frames leave it alone
+    later = tracker.object_state(1)
+    assert later.output_frame == 1 and later.conditioning_frames == (0,) and later.recent_frames == (1,)
+    assert all(m.has_features for m in later.memories) and later.dropped_conditioning == 0
+    assert later.prompt_points is None  # frame 1 was tracked, not prompted
+    with pytest.raises(InvalidInputError, match="unknown object id 7"):
+        tracker.object_state(7)
+    tracker.reset()
+    with pytest.raises(InvalidInputError, match="unknown object id 1"):
+        tracker.object_state(1)
 
 
 def test_memory_stays_bounded_on_a_long_stream(tracker, clip):
@@ -263,14 +291,14 @@ def test_frequent_corrections_with_a_bound_keep_memory_flat(model_small, clip):
     )
     grown = _correct_often(unbounded, clip, 40)
     flat = _correct_often(bounded, clip, 40)
-    assert len(unbounded._tracks[1].bank.conditioning) == 1 + 19
+    assert len(unbounded.object_state(1).conditioning_frames) == 1 + 19
     assert grown[-1] > grown[20]
     # steady state once the pointer window is full: the same size every other frame
     assert flat[20:30] == flat[-10:], flat
-    bank = bounded._tracks[1].bank
+    bank = bounded.object_state(1)
     # 3 whole conditioning frames, older ones only while SAM 2 still uses them as ordinary memory
-    assert len(bank.conditioning) <= 3 + bounded.settings.max_obj_ptrs_in_encoder - 1
-    assert bank.dropped_conditioning == 1 + 19 - len(bank.conditioning)
+    assert len(bank.conditioning_frames) <= 3 + bounded.settings.max_obj_ptrs_in_encoder - 1
+    assert bank.dropped_conditioning == 1 + 19 - len(bank.conditioning_frames)
 
 
 def test_correction_options_are_checked_and_spawned(model_small):
@@ -280,6 +308,6 @@ def test_correction_options_are_checked_and_spawned(model_small):
         model_small.model_dir, corrections_as_conditioning=True, max_conditioning_frames=4
     )
     other = base.spawn()
-    assert other.corrections_as_conditioning and other._propagator.corrections_as_conditioning
-    assert other._propagator.policy.max_cond_frames == 4
-    assert Sam2Tracker.from_model_dir(model_small.model_dir)._propagator.policy.max_cond_frames == -1
+    assert other.corrections_as_conditioning  # the propagator's own flag
+    assert other.memory_policy.max_cond_frames == 4
+    assert Sam2Tracker.from_model_dir(model_small.model_dir).memory_policy.max_cond_frames == -1

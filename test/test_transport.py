@@ -32,7 +32,7 @@ from ros_harness import (
     wait_until,
 )
 
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.node import transport
 from sam2_ros.tools.node_process import start_node, stop_process
 

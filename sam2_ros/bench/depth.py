@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.evaluation.synthetic import generate_clip
 from sam2_ros.node.depth import Intrinsics, locate
 from sam2_ros.tools.shipped import find_model
 

@@ -253,13 +253,15 @@ def _prompts(clip, num_objects: int) -> list[tuple[int, tuple[float, float]]]:
 def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads: int, backend: str = "onnxruntime"):
     """Per-frame stage timings and outputs of the engine on ``backend`` (a key of ENGINE_BACKENDS)."""
     from sam2_ros.engine import Sam2Tracker
+    from sam2_ros.engine.runner import ModelRunner
 
     name, options = ENGINE_BACKENDS[backend]
     if options.get("precision") == "mixed":
         from sam2_ros.export.openvino_int8 import quantize_image_encoder
 
         quantize_image_encoder(model_dir)  # the int8 encoder in the user cache, once per model
-    tracker = Sam2Tracker.from_model_dir(model_dir, backend=name, threads=threads, backend_options=options)
+    runner = ModelRunner.load(model_dir, backend=name, threads=threads, backend_options=options)
+    tracker = Sam2Tracker(runner, backend_name=name)
     frames, outputs = [], []
     for t in range(num_frames):
         t0 = time.perf_counter()
@@ -272,15 +274,15 @@ def run_engine(model_dir: Path, clip, num_objects: int, num_frames: int, threads
         wall = time.perf_counter() - t0
         frames.append({"wall": wall, **{k: result.timings.get(k, 0.0) for k in STAGES}})
         outputs.append({k: v.low_res_logits for k, v in result.objects.items()})
-    return frames, outputs, compiled_kernels(tracker)
+    return frames, outputs, compiled_kernels(runner.components)
 
 
-def compiled_kernels(tracker) -> dict[str, dict[str, dict[str, int]]]:
+def compiled_kernels(components: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
     """Per stage, what the runtime really runs: ``precision`` (compute layers at each precision,
     OpenVINO) and ``attention`` (the attention kernels: fused ones by name, ``Softmax`` where
     attention runs as separate MatMul, Softmax and MatMul)."""
     kernels = {}
-    for name, component in tracker._runner.components.items():
+    for name, component in components.items():
         entry: dict[str, dict[str, int]] = {}
         if hasattr(component, "kernels"):
             counts: dict[str, int] = {}
@@ -364,7 +366,7 @@ def rss_worker(
     kind: str, model_dir: str, checkpoint: str, config: str, image_size: int, frames: list[int], threads: int
 ) -> None:
     """Run a long stream in this process and print JSON lines of RSS at the given frames."""
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     clip = generate_clip(7, num_frames=30, height=240, width=320)
     marks = set(frames)
@@ -463,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from sam2_ros.bench.profile import cpu_info, cpu_line
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)

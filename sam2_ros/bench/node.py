@@ -59,10 +59,9 @@ def cpu_seconds(pid: int) -> float:
 
 def image_qos(reliable: bool) -> Any:
     """A camera's publisher QoS: depth 1, best effort (as camera drivers publish) or reliable."""
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sam2_ros.node.qos import qos_profile
 
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=1, reliability=reliability)
+    return qos_profile(1, reliable=reliable)
 
 
 def percentiles(values: list[float], digits: int = 2) -> tuple[float | None, float | None]:
@@ -78,7 +77,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
     from sam2_ros.msg import Prompt, TrackedObjectArray
 
     namespace = f"/node_bench_{os.getpid()}"

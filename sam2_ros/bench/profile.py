@@ -85,15 +85,17 @@ def record_inputs(model_dir: Path, num_objects: int, threads: int, max_frames: i
     """Track a seeded clip with ONNX Runtime until memory attention runs with a full bank
     (all memory slots and pointer tokens); the inputs of every component on that frame."""
     from sam2_ros.bench.engine import _prompts
+    from sam2_ros.clips.synthetic import generate_clip
     from sam2_ros.engine import Sam2Tracker
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.engine.runner import ModelRunner
 
-    tracker = Sam2Tracker.from_model_dir(model_dir, threads=threads)
-    s = tracker._runner.settings
+    runner = ModelRunner.load(model_dir, threads=threads)
+    tracker = Sam2Tracker(runner)
+    s = runner.settings
     full_memory = s.num_maskmem * s.memory_tokens_per_frame
     full_pointers = s.max_obj_ptrs_in_encoder * (s.hidden_dim // s.mem_dim)
     calls: dict[str, dict[str, np.ndarray]] = {}
-    for name, component in tracker._runner.components.items():
+    for name, component in runner.components.items():
         key = name.split(".")[0]  # mask_decoder.pointsN of a static-shape model: mask_decoder
 
         def recording_run(feeds, _name=key, _run=component.run):

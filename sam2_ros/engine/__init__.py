@@ -13,6 +13,7 @@ from sam2_ros.engine.errors import (
     Sam2RosError,
 )
 from sam2_ros.engine.results import FrameResult, ObjectResult
+from sam2_ros.engine.state import ObjectSnapshot
 from sam2_ros.engine.tracker import Sam2Tracker
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "FrameResult",
     "InvalidInputError",
     "ModelDirError",
+    "ObjectSnapshot",
     "ObjectResult",
     "Sam2RosError",
     "Sam2Tracker",

@@ -59,7 +59,7 @@ def conv_4x4_stride_4(mask: np.ndarray, weight: np.ndarray, bias: np.ndarray) ->
 def sine_encoding_1d(positions: np.ndarray, dim: int, temperature: float = 10000.0) -> np.ndarray:
     """``sam2.modeling.sam2_utils.get_1d_sine_pe`` in float32: [N] -> [N, dim]."""
     half = dim // 2
-    dim_t = np.arange(half, dtype=np.float32)
-    dim_t = np.power(np.float32(temperature), (2 * (dim_t // 2) / half).astype(np.float32))
+    index = np.arange(half, dtype=np.float32)
+    dim_t = np.power(np.float32(temperature), (2 * (index // 2) / half).astype(np.float32))
     pe = positions.astype(np.float32)[:, None] / dim_t
     return np.concatenate([np.sin(pe), np.cos(pe)], axis=-1).astype(np.float32)

@@ -87,9 +87,9 @@ class OpenVinoIR:
     def files(self) -> list[tuple[str, str]]:
         """(relative path, SHA-256) of the IR files."""
         out = [(self.xml, self.xml_sha256), (self.weights, self.weights_sha256)]
-        if self.int8_xml:
+        if self.int8_xml and self.int8_xml_sha256 and self.int8_weights and self.int8_weights_sha256:
             out += [(self.int8_xml, self.int8_xml_sha256), (self.int8_weights, self.int8_weights_sha256)]
-        return out  # type: ignore[return-value]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -371,8 +371,8 @@ def parse_manifest(raw: Any, source: str = MANIFEST_NAME) -> Manifest:
     return Manifest(
         version=version,
         settings=settings,
-        pixel_mean=mean,  # type: ignore[arg-type]
-        pixel_std=std,  # type: ignore[arg-type]
+        pixel_mean=mean,
+        pixel_std=std,
         components=components,
         host_tensors_file=str(_require(host, "file", f"{source}: host_tensors")),
         host_tensors_sha256=str(_require(host, "sha256", f"{source}: host_tensors")),

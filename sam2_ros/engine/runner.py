@@ -7,17 +7,22 @@ tracker's business (:mod:`sam2_ros.engine.propagation`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sam2_ros.engine import image_ops
-from sam2_ros.engine.backends import Component
+from sam2_ros.engine.backends import Component, create_backend
 from sam2_ros.engine.errors import BackendError, InvalidInputError, ModelDirError
-from sam2_ros.engine.manifest import Manifest, ModelSettings
+from sam2_ros.engine.manifest import Manifest, ModelSettings, load_model_dir
 from sam2_ros.engine.memory import FrameMemory, MemoryBank, MemorySelection
 from sam2_ros.engine.state import FrameFeatures, ObjectOutput
 from sam2_ros.engine.timing import StageTimer
+
+LOG = logging.getLogger("sam2_ros.engine")
 
 NO_OBJ_SCORE = -1024.0  # SAM 2's placeholder logit for "no object"
 
@@ -70,6 +75,28 @@ class ModelRunner:
             raise ModelDirError("use_mask_input_as_output_without_sam = false is not supported")
         if s.memory_dtype != "bfloat16":
             raise ModelDirError(f"memory_dtype {s.memory_dtype!r} is not supported (bfloat16 only)")
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        backend: str = "onnxruntime",
+        threads: int | None = None,
+        backend_options: dict[str, Any] | None = None,
+        verify_hashes: bool = True,
+    ) -> ModelRunner:
+        """Load and check a model directory written by ``sam2-ros-export`` on ``backend``.
+
+        ``Sam2Tracker.from_model_dir`` loads its model with this; ``Sam2Tracker(runner)`` tracks with a
+        runner built here, which a caller may inspect first (``components``, ``static_bank``, ``host``).
+        """
+        model_dir = Path(path)
+        manifest, host = load_model_dir(model_dir, verify_hashes=verify_hashes)
+        runtime = create_backend(backend, threads=threads, options=backend_options)
+        components = {name: runtime.load(model_dir, spec) for name, spec in manifest.components.items()}
+        if manifest.random_weights:
+            LOG.warning("model %s has RANDOM weights: its masks carry no meaning", model_dir)
+        return cls(manifest, host, components)
 
     def spawn(self) -> ModelRunner:
         """A runner on the same loaded model with a timer of its own (for another stream)."""
@@ -225,7 +252,7 @@ class ModelRunner:
                 pointer = pointers[0]
             appearing = score > 0
             low = masks[index] if appearing else np.full_like(masks[index], NO_OBJ_SCORE)
-            lam = float(image_ops.sigmoid(np.float32(score))) if s.soft_no_obj_ptr else float(appearing)
+            lam = float(image_ops.sigmoid(np.asarray(score, np.float32))) if s.soft_no_obj_ptr else float(appearing)
             pointer = self.gate_pointer(pointer, lam)
         return Decoded(np.ascontiguousarray(low, dtype=np.float32), float(ious[index]), pointer, score)
 

@@ -13,7 +13,6 @@ the per-object steps in :mod:`~sam2_ros.engine.propagation`, prompt checks in
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Hashable, Sequence
 from pathlib import Path
@@ -21,17 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.engine.backends import create_backend
 from sam2_ros.engine.errors import InvalidInputError
-from sam2_ros.engine.manifest import Manifest, ModelSettings, load_model_dir
+from sam2_ros.engine.manifest import Manifest, ModelSettings
 from sam2_ros.engine.memory import MemoryPolicy
 from sam2_ros.engine.prompts import check_image, check_obj_id, normalize_prompt
 from sam2_ros.engine.propagation import Propagator
 from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION, FrameResult, ObjectResult
 from sam2_ros.engine.runner import ModelRunner
-from sam2_ros.engine.state import FrameState, ObjectTrack
-
-LOG = logging.getLogger("sam2_ros.engine")
+from sam2_ros.engine.state import FrameState, ObjectSnapshot, ObjectTrack
 
 Points = Sequence[Sequence[float]] | np.ndarray
 
@@ -53,10 +49,9 @@ class Sam2Tracker:
             raise ValueError("prompt_history must be at least 1")
         self._runner = runner
         self.backend_name = backend_name
-        self.corrections_as_conditioning = bool(corrections_as_conditioning)
         self.max_conditioning_frames = max_conditioning_frames
         policy = MemoryPolicy.from_settings(runner.settings, max_conditioning_frames)
-        self._propagator = Propagator(runner, policy, self.corrections_as_conditioning)
+        self._propagator = Propagator(runner, policy, bool(corrections_as_conditioning))
         self.prompt_history = int(prompt_history)
         self.mask_threshold = float(mask_threshold)
         # outputs leave out mask regions under this fraction of the object's largest (results.py)
@@ -91,14 +86,8 @@ class Sam2Tracker:
         region are left out of its outputs (mask, box, area, visibility); 0 keeps them all. The
         memory bank stores the raw mask either way, as Meta's predictor does.
         """
-        model_dir = Path(path)
-        manifest, host = load_model_dir(model_dir, verify_hashes=verify_hashes)
-        runtime = create_backend(backend, threads=threads, options=backend_options)
-        components = {name: runtime.load(model_dir, spec) for name, spec in manifest.components.items()}
-        if manifest.random_weights:
-            LOG.warning("model %s has RANDOM weights: its masks carry no meaning", model_dir)
         return cls(
-            ModelRunner(manifest, host, components),
+            ModelRunner.load(path, backend, threads, backend_options, verify_hashes),
             prompt_history,
             backend_name=backend,
             corrections_as_conditioning=corrections_as_conditioning,
@@ -131,18 +120,14 @@ class Sam2Tracker:
         return self._runner.settings
 
     @property
-    def _host(self) -> dict[str, np.ndarray]:
-        """The model's host-side tensors (swappable, so a test can prove parity checks can fail)."""
-        return self._runner.host
-
-    @_host.setter
-    def _host(self, host: dict[str, np.ndarray]) -> None:
-        self._runner.host = host
+    def corrections_as_conditioning(self) -> bool:
+        """Whether a correction makes its frame a conditioning frame (see ``from_model_dir``)."""
+        return self._propagator.corrections_as_conditioning
 
     @property
-    def _tracks(self) -> dict[int, ObjectTrack]:
-        """Every object's state after the newest frame (read by white-box tests)."""
-        return self._history[-1].tracks if self._history else {}
+    def memory_policy(self) -> MemoryPolicy:
+        """The memory policy in use: the model's settings, with ``max_conditioning_frames`` applied."""
+        return self._propagator.policy
 
     @property
     def frame_idx(self) -> int:
@@ -168,6 +153,13 @@ class Sam2Tracker:
     def cached_frames(self) -> list[int]:
         """Indices of the frames a prompt can still be applied to (oldest first)."""
         return [state.features.frame_idx for state in self._history]
+
+    def object_state(self, obj_id: int) -> ObjectSnapshot:
+        """A read-only snapshot of ``obj_id``'s memory bank and output after the newest frame."""
+        track = self._history[-1].tracks.get(obj_id) if self._history else None
+        if track is None:
+            raise InvalidInputError(f"unknown object id {obj_id!r}; tracked ids: {self.object_ids}")
+        return ObjectSnapshot.of(track)
 
     def memory_footprint(self) -> int:
         """Bytes held in memory banks, cached features and outputs (for boundedness checks)."""
@@ -268,6 +260,8 @@ class Sam2Tracker:
         """Where in the history a prompt lands: the newest frame, or the one named."""
         if at is not None and frame_idx is not None:
             raise InvalidInputError("give at (a frame key) or frame_idx (a frame index), not both")
+        names: Sequence[Hashable]
+        wanted: Hashable
         if frame_idx is not None:
             if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
                 raise InvalidInputError(f"frame_idx must be an integer, got {frame_idx!r}")

@@ -6,7 +6,7 @@ Every tracked object is prompted once on frame 0 (a click at the point farthest 
 visible mask, or its box) and tracked for ``--frames`` frames through the engine, the same code
 the node runs. ``--reference`` also runs Meta's ``SAM2VideoPredictor`` on the same checkpoint
 (needs torch and ``sam2``) and reports both sides and how far their logits differ. Clips come
-from :mod:`sam2_ros.evaluation.synthetic` with seeds far below the training seeds, so they are held out.
+from :mod:`sam2_ros.clips.synthetic` with seeds far below the training seeds, so they are held out.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sam2_ros.clips.synthetic import SyntheticClip, generate_clip
 from sam2_ros.engine.results import ObjectResult
 from sam2_ros.engine.tracker import Sam2Tracker
 from sam2_ros.evaluation.metrics import boundary_f, iou
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
-from sam2_ros.evaluation.synthetic import SyntheticClip, generate_clip
 
 NO_POINTER = np.zeros(1, np.float32)  # the reference's masks need no object pointer
 

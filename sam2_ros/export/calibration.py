@@ -42,7 +42,7 @@ class UserFrames:
         return f"{len(self.frames)} frames of {self.source}"
 
 
-SYNTHETIC = "seeded synthetic clips (sam2_ros.evaluation.synthetic)"
+SYNTHETIC = "seeded synthetic clips (sam2_ros.clips.synthetic)"
 
 
 def describe(calibration: UserFrames | None) -> str:

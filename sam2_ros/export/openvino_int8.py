@@ -43,7 +43,7 @@ def calibration_frames(
 ):
     """The image encoder's inputs (preprocessed frames): of ``user_frames`` (``--calibration``), or of
     seeded synthetic clips with occlusion."""
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     mean = np.asarray(manifest.pixel_mean, np.float32)
     std = np.asarray(manifest.pixel_std, np.float32)

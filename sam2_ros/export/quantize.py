@@ -44,7 +44,7 @@ class _Recorder(Component):
 def synthetic_clips(clips: int = 4, frames: int = 6) -> list[tuple[list[np.ndarray], list[dict]]]:
     """Seeded synthetic clips with occlusion, each with its first frame's prompts for 4 objects (from
     the ground truth: 1, 2, 3 and 4 points; a box counts 2)."""
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     out = []
     for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + clips):

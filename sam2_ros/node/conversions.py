@@ -8,20 +8,22 @@ are compacted first).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from std_msgs.msg import Header
 
 from sam2_ros.engine import FrameResult
-from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
+from sam2_ros.msg import TrackedObject, TrackedObjectArray
+from sam2_ros.node.book import ObjectBook
 from sam2_ros.node.depth import Object3D
-from sam2_ros.node.objects import ObjectRegistry
-from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration, stamp_to_ns
+from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration
 
 SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+ImageMsg: TypeAlias = Image | CompressedImage  # a camera image, raw or compressed
 MIN_IMAGE_SIDE = 2  # the engine's check_image (engine/prompts.py) needs at least 2x2 pixels
 CLIP_CHARS = 80  # user-supplied strings quoted in a warning are cut to this length
 
@@ -48,7 +50,7 @@ def quoted(text: str) -> str:
     return repr(clip_text(text))
 
 
-def _bridge():
+def _bridge() -> Any:  # cv_bridge.CvBridge (untyped)
     from cv_bridge import CvBridge
 
     return CvBridge()
@@ -57,7 +59,7 @@ def _bridge():
 _BRIDGE = None
 
 
-def bridge():
+def bridge() -> Any:
     """One shared CvBridge."""
     global _BRIDGE
     if _BRIDGE is None:
@@ -83,7 +85,7 @@ def check_image_layout(msg: Image, channels: int, max_pixels: int) -> None:
         raise ConversionError("image_layout", f"data length {len(msg.data)} != step x height ({msg.step * msg.height})")
 
 
-def check_image_msg(msg: Image | CompressedImage, max_pixels: int) -> None:
+def check_image_msg(msg: ImageMsg, max_pixels: int) -> None:
     """The checks that need no decoding, made as an image arrives (before it is queued).
 
     A raw image: encoding, size (at least 2x2, at most ``max_pixels``), step and data length. A
@@ -146,7 +148,7 @@ def compressed_to_rgb(msg: CompressedImage, max_pixels: int) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
-def to_rgb(msg: Image | CompressedImage, max_pixels: int) -> np.ndarray:
+def to_rgb(msg: ImageMsg, max_pixels: int) -> np.ndarray:
     """A raw or compressed image message as HxWx3 uint8 RGB."""
     if isinstance(msg, CompressedImage):
         return compressed_to_rgb(msg, max_pixels)
@@ -167,69 +169,7 @@ def mask_prompt_to_array(msg: Image, height: int, width: int) -> np.ndarray:
     return rows > 0
 
 
-NEW_OBJECT = 0  # Prompt.object_id that asks the node to pick the lowest free id
-NEWEST_FRAME = -1  # PromptRequest.stamp_ns of a prompt on the newest processed frame (clicks: unstamped)
-
-
-@dataclass(frozen=True)
-class PromptRequest:
-    """A validated prompt, in engine terms.
-
-    ``object_id`` `NEW_OBJECT` adds a new object with the lowest free id; ``stamp_ns``
-    `NEWEST_FRAME` lands on the newest processed frame. ``source`` names where it came from
-    (``prompt``, ``click``) for log lines.
-    """
-
-    action: int
-    object_id: int
-    label: str
-    stream: str
-    stamp_ns: int
-    points: np.ndarray | None
-    labels: np.ndarray | None
-    box: np.ndarray | None
-    mask_msg: Image | None
-    source: str = "prompt"
-
-
-def prompt_from_msg(msg: Prompt) -> PromptRequest:
-    """Check a Prompt message's fields that do not depend on the image.
-
-    ``object_id`` 0 (`NEW_OBJECT`) with ACTION_ADD_OR_REFINE adds a new object (the node picks the id).
-    Points and labels must pair up, labels be 0 or 1, points and box be finite, the box ordered;
-    whether they lie inside the image is checked when the prompt is applied.
-    """
-    if msg.action not in (Prompt.ACTION_ADD_OR_REFINE, Prompt.ACTION_REMOVE_OBJECT, Prompt.ACTION_RESET_STREAM):
-        raise ConversionError("prompt_action", f"unknown prompt action {msg.action}")
-    if msg.action == Prompt.ACTION_REMOVE_OBJECT and not 1 <= msg.object_id <= 255:
-        raise ConversionError("prompt_object_id", f"object_id to remove must be 1..255, got {msg.object_id}")
-    points = labels = box = None
-    mask_msg = None
-    if msg.action == Prompt.ACTION_ADD_OR_REFINE:
-        if len(msg.points) != len(msg.labels):
-            raise ConversionError("prompt_labels", f"{len(msg.points)} points but {len(msg.labels)} labels")
-        if msg.points:
-            points = np.array([[p.x, p.y] for p in msg.points], np.float64)
-            labels = np.array(list(msg.labels), np.int64)
-            if not np.isfinite(points).all():
-                raise ConversionError("prompt_not_finite", "points contain NaN or infinity")
-            if not np.isin(labels, (0, 1)).all():
-                raise ConversionError("prompt_labels", "labels must be 0 (background) or 1 (foreground)")
-        if msg.has_box:
-            box = np.array(list(msg.box), np.float64)
-            if not np.isfinite(box).all():
-                raise ConversionError("prompt_not_finite", "box contains NaN or infinity")
-            if not (box[0] < box[2] and box[1] < box[3]):
-                raise ConversionError("prompt_box", "box must have x0 < x1 and y0 < y1")
-        if msg.mask.height or msg.mask.width or len(msg.mask.data):
-            mask_msg = msg.mask
-        if points is None and box is None and mask_msg is None:
-            raise ConversionError("prompt_empty", "empty prompt: no points, no box, no mask")
-    stamp_ns = stamp_to_ns(msg.header.stamp)
-    return PromptRequest(msg.action, msg.object_id, msg.label, msg.stream, stamp_ns, points, labels, box, mask_msg)
-
-
-def mono8_msg(array: np.ndarray, header) -> Image:
+def mono8_msg(array: np.ndarray, header: Header) -> Image:
     """An HxW uint8 array as a mono8 Image with ``header``."""
     msg = Image(header=header, height=array.shape[0], width=array.shape[1], encoding="mono8")
     msg.is_bigendian, msg.step = 0, array.shape[1]
@@ -237,7 +177,7 @@ def mono8_msg(array: np.ndarray, header) -> Image:
     return msg
 
 
-def rgb8_msg(array: np.ndarray, header) -> Image:
+def rgb8_msg(array: np.ndarray, header: Header) -> Image:
     """An HxWx3 uint8 array as an rgb8 Image with ``header``."""
     msg = Image(header=header, height=array.shape[0], width=array.shape[1], encoding="rgb8")
     msg.is_bigendian, msg.step = 0, array.shape[1] * 3
@@ -247,9 +187,9 @@ def rgb8_msg(array: np.ndarray, header) -> Image:
 
 def tracked_objects_msg(
     result: FrameResult,
-    header,
+    header: Header,
     stream: str,
-    objects: ObjectRegistry,
+    objects: ObjectBook,
     latency_s: float,
     located: Mapping[int, Object3D] | None = None,
     position_frame_id: str = "",
@@ -264,10 +204,11 @@ def tracked_objects_msg(
         item = TrackedObject(object_id=obj_id, label=record.label, visible=bool(obj.visible))
         item.presence_probability = float(obj.presence_probability)
         item.predicted_iou = float(obj.predicted_iou)
-        if obj.bbox and obj.visible:
+        centroid = obj.centroid
+        if obj.bbox and obj.visible and centroid is not None:
             x0, y0, x1, y1 = obj.bbox
             item.bbox = RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
-            item.centroid = Point(x=float(obj.centroid[0]), y=float(obj.centroid[1]), z=0.0)
+            item.centroid = Point(x=float(centroid[0]), y=float(centroid[1]), z=0.0)
             item.area = int(obj.area)
         if obj_id in located:
             place = located[obj_id]
@@ -279,15 +220,3 @@ def tracked_objects_msg(
         msg.objects.append(item)
     msg.inference_latency = seconds_to_duration(latency_s)
     return msg
-
-
-def click_request(point: Point, stream: str) -> PromptRequest:
-    """An rqt_image_view click (``geometry_msgs/Point``, pixels, unstamped) as a new object's
-    foreground point on the newest processed frame; whether it lies inside the image is checked
-    when it is applied."""
-    xy = np.array([[point.x, point.y]], np.float64)
-    if not np.isfinite(xy).all():
-        raise ConversionError("click_not_finite", "click contains NaN or infinity")
-    return PromptRequest(
-        Prompt.ACTION_ADD_OR_REFINE, NEW_OBJECT, "", stream, NEWEST_FRAME, xy, np.ones(1, np.int64), None, None, "click"
-    )

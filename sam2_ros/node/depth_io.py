@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
 
+from sam2_ros.node.counters import StreamCounters
 from sam2_ros.node.depth import (
     DEPTH_ENCODINGS,
     DepthError,
@@ -45,24 +46,32 @@ class FrameDepth:
 
 
 class DepthInbox:
-    """The recent depth images and the newest CameraInfo of one stream. Thread-safe."""
+    """The recent depth images and the newest CameraInfo of one stream. Thread-safe.
 
-    def __init__(self, keep: int = DEPTH_KEEP) -> None:
+    Depth images received are counted in ``counters`` (the stream's record; default: its own).
+    """
+
+    def __init__(self, keep: int = DEPTH_KEEP, counters: StreamCounters | None = None) -> None:
         self._lock = threading.Lock()
-        self._depth: deque[tuple[int, Any]] = deque(maxlen=keep)
-        self._info: Any = None
-        self.received = 0
+        self._depth: deque[tuple[int, Image]] = deque(maxlen=keep)
+        self._info: CameraInfo | None = None
+        self.counters = counters if counters is not None else StreamCounters()
 
-    def put_depth(self, msg: Any) -> None:
+    @property
+    def received(self) -> int:
+        """Depth images received."""
+        return self.counters.depth_received
+
+    def put_depth(self, msg: Image) -> None:
         with self._lock:
             self._depth.append((stamp_to_ns(msg.header.stamp), msg))
-            self.received += 1
+            self.counters.depth_received += 1
 
-    def put_info(self, msg: Any) -> None:
+    def put_info(self, msg: CameraInfo) -> None:
         with self._lock:
             self._info = msg
 
-    def pair(self, stamp_ns: int, max_dt_ns: int) -> tuple[Any, Any] | None:
+    def pair(self, stamp_ns: int, max_dt_ns: int) -> tuple[Image, CameraInfo | None] | None:
         """(depth message, newest camera info or None) nearest to ``stamp_ns`` within ``max_dt_ns``."""
         with self._lock:
             best = min(self._depth, key=lambda item: abs(item[0] - stamp_ns), default=None)
@@ -71,12 +80,8 @@ class DepthInbox:
             return None
         return best[1], info
 
-    def clear(self) -> None:
-        with self._lock:
-            self._depth.clear()
 
-
-def decode_depth(msg: Any) -> np.ndarray:
+def decode_depth(msg: Image) -> np.ndarray:
     """A 16UC1 / 32FC1 depth Image's pixels (HxW uint16 or float32, native byte order)."""
     if msg.encoding not in DEPTH_ENCODINGS:
         raise DepthError(
@@ -94,7 +99,7 @@ def decode_depth(msg: Any) -> np.ndarray:
     return np.ascontiguousarray(rows).view(dtype).reshape(msg.height, msg.width).astype(dtype.newbyteorder("="))
 
 
-def frame_depth(depth_msg: Any, info_msg: Any, unit_scale: float) -> FrameDepth:
+def frame_depth(depth_msg: Image, info_msg: CameraInfo | None, unit_scale: float) -> FrameDepth:
     """Depth in metres and the intrinsics for it, from a depth Image and its CameraInfo."""
     if info_msg is None:
         raise DepthError("camera_info_missing", "no CameraInfo received yet for the depth image")

@@ -45,15 +45,6 @@ class Detection:
 
 
 @dataclass(frozen=True)
-class DetectionRequest:
-    """The checked detections of one image (the scheduler's stamped request)."""
-
-    stream: str
-    stamp_ns: int
-    detections: tuple[Detection, ...]
-
-
-@dataclass(frozen=True)
 class DetectionRules:
     """The association parameters (detection_* and lost_after_frames)."""
 
@@ -179,6 +170,7 @@ def associate(
             obj
             for obj, shadow in unconfirmed.items()
             if obj.label == det.label
+            and obj.box is not None
             and (shadow or iou(det.box, obj.box) > 0.0)
         ]
         closest = _closest(det, astray)
@@ -211,7 +203,7 @@ def _unconfirmed(visible: Sequence[TrackedBox], matched: set[int], match_iou: fl
     """The labelled visible objects no detection matched (indices in ``matched`` did), each with
     whether it sits on a matched object: its box coincides with that object's box, or lies
     mostly inside it (a second track on an object already tracked)."""
-    confirmed = [visible[o].box for o in matched if visible[o].box is not None]
+    confirmed = [box for box in (visible[o].box for o in matched) if box is not None]
 
     def sits_on(box: Box) -> bool:
         return any(iou(box, other) >= match_iou or inside(box, other) > 0.5 for other in confirmed)

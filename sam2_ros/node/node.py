@@ -1,15 +1,18 @@
 """The sam2_ros lifecycle node: camera images and prompts in, masks and tracked objects out.
 
-Lifecycle transitions, subscriptions, publishers, the reset service and diagnostics. Callbacks
-only hand images, prompts and resets to the `Scheduler` (scheduler.py) under the node's lock and
-never block; one worker thread takes its jobs and runs each on its `Stream` (stream.py: the
-message <-> engine calls of one camera), so latency does not grow when images come too fast.
+Lifecycle transitions, subscriptions, publishers (from the outputs table, outputs.py), the reset
+service and diagnostics. Callbacks turn each message into a typed command (commands.py) and
+only hand images, commands and resets to the `Scheduler` (scheduler.py) under the node's lock and
+never block; one worker thread takes its jobs and runs each on its `Stream` (stream.py), so
+latency does not grow when images come too fast.
 Input is taken only while the node is active; deactivation drops whatever still waits.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import partial
+from types import ModuleType
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -18,17 +21,24 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from rclpy.publisher import Publisher
+from rclpy.service import Service
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from sam2_ros.engine import Sam2RosError, Sam2Tracker
-from sam2_ros.msg import Prompt, TrackedObjectArray
-from sam2_ros.node import conversions, vision
-from sam2_ros.node.conversions import ConversionError, quoted
+from sam2_ros.msg import Prompt
+from sam2_ros.node import commands, conversions, vision
+from sam2_ros.node.commands import Command
+from sam2_ros.node.conversions import ConversionError, ImageMsg, quoted
+from sam2_ros.node.counters import StreamCounters
 from sam2_ros.node.depth_io import DepthInbox, camera_info_topic
 from sam2_ros.node.engine_log import route_engine_log, unroute_engine_log
+from sam2_ros.node.outputs import OUTPUTS
 from sam2_ros.node.params import PARAMETERS, NodeConfig, ParameterSpec, output_topic, read_config, read_runtime
+from sam2_ros.node.qos import qos_profile
 from sam2_ros.node.scheduler import Dropped, Scheduler
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.node.stream import Stream
@@ -44,20 +54,20 @@ class Sam2RosNode(LifecycleNode):
             self._declare(spec)
         self._config: NodeConfig | None = None
         self._streams: dict[str, Stream] = {}
-        self._scheduler = Scheduler(())
+        self._scheduler: Scheduler[ImageMsg, Command] = Scheduler(())
         self._cv = threading.Condition()  # guards the scheduler
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        self._subs: list[Any] = []
-        self._diag_pub: Any = None
-        self._diag_timer: Any = None
-        self._reset_srv: Any = None
+        self._subs: list[Subscription] = []
+        self._diag_pub: Publisher | None = None
+        self._diag_timer: Timer | None = None
+        self._reset_srv: Service | None = None
         self._backend_desc = ""
         self._input_group = ReentrantCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
         self._throttle = WarningThrottle()
         self._active = False  # taking input (guarded by _cv)
-        self._vision: Any = None  # vision_msgs.msg while its features are on
+        self._vision: ModuleType | None = None  # vision_msgs.msg while its features are on
         self._engine_log = route_engine_log(self.get_logger())  # the engine's warnings, by this node's logger
 
     def destroy_node(self) -> None:
@@ -77,7 +87,7 @@ class Sam2RosNode(LifecycleNode):
             return
         writable = spec.descriptor()
         writable.read_only = False  # for the one set below; read-only again right after
-        declared = self.declare_parameter(spec.name, Parameter.Type(spec.type), writable)
+        declared: Parameter[Any] = self.declare_parameter(spec.name, Parameter.Type(spec.type), writable)
         if declared.type_ == Parameter.Type.NOT_SET:
             self.set_parameters([Parameter(spec.name, Parameter.Type(spec.type), list(spec.default))])
         if spec.read_only:
@@ -123,26 +133,21 @@ class Sam2RosNode(LifecycleNode):
                 "vision_msgs is not installed: detections in, tracked_detections and label_info are off "
                 "(install ros-$ROS_DISTRO-vision-msgs, then restart)"
             )
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        outputs = [out for out in OUTPUTS if out.available(self._vision is not None, bool(config.depth_topics))]
         for i, (name, topic) in enumerate(zip(config.stream_names, config.image_topics)):
-            outputs = [("mask", Image, 10), ("tracked_objects", TrackedObjectArray, 10), ("overlay", Image, 2)]
-            if self._vision is not None:
-                outputs += [("tracked_detections", self._vision.Detection2DArray, 10)]
-                outputs += [("label_info", self._vision.LabelInfo, latched)]
-            if config.depth_topics:
-                from visualization_msgs.msg import MarkerArray
-
-                outputs += [("markers", MarkerArray, 10), ("object_points", PointCloud2, 2)]
-                if self._vision is not None:
-                    outputs += [("tracked_detections_3d", self._vision.Detection3DArray, 10)]
-            publishers = {
-                kind: self.create_publisher(msg_type, output_topic(config.image_topics, topic, kind), qos)
-                for kind, msg_type, qos in outputs
+            publishers: dict[str, Publisher] = {
+                out.kind: self.create_publisher(
+                    out.message_class(), output_topic(config.image_topics, topic, out.kind), out.qos
+                )
+                for out in outputs
             }
             tracker = base if i == 0 else base.spawn()
-            depth = DepthInbox() if config.depth_topics else None
-            self._streams[name] = Stream(name, topic, tracker, publishers, self._warn, self._vision, depth)
-        self._scheduler = Scheduler(self._streams)
+            counters = StreamCounters()
+            depth = DepthInbox(counters=counters) if config.depth_topics else None
+            self._streams[name] = Stream(
+                name, topic, tracker, publishers, self._warn, self._vision, depth, counters=counters
+            )
+        self._scheduler = Scheduler(self._streams, counters={n: s.counters for n, s in self._streams.items()})
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(config.diagnostics_period_s, self._publish_diagnostics)
         self._reset_srv = self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._service_group)
@@ -161,9 +166,7 @@ class Sam2RosNode(LifecycleNode):
         self._worker.start()
         with self._cv:
             self._active = True  # before the subscriptions: their first messages are taken
-        qos = QoSProfile(depth=self._config.input_depth)
-        reliable = self._config.input_reliability == "reliable"
-        qos.reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        qos = qos_profile(self._config.input_depth, reliable=self._config.input_reliability == "reliable")
         compressed = self._config.image_transport == "compressed"
         for stream in self._streams.values():
             self._subs.append(
@@ -186,9 +189,7 @@ class Sam2RosNode(LifecycleNode):
 
     def _subscribe_depth(self, config: NodeConfig) -> None:
         """Each stream's depth image and the CameraInfo next to it (depth_topics), with the depth QoS."""
-        qos = QoSProfile(depth=2)
-        reliable = config.depth_reliability == "reliable"
-        qos.reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        qos = qos_profile(2, reliable=config.depth_reliability == "reliable")
         for stream, depth_topic in zip(self._streams.values(), config.depth_topics):
             inbox = stream.depth
             assert inbox is not None
@@ -202,7 +203,7 @@ class Sam2RosNode(LifecycleNode):
 
     def _subscribe_prompt_sources(self, config: NodeConfig) -> None:
         """Detections (vision_msgs) and rqt_image_view clicks, per stream, as the parameters ask."""
-        detections = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)  # matches any publisher
+        detections = qos_profile(10, reliable=False)  # matches any publisher
         for stream in self._streams.values():
             if config.detection_prompts and self._vision is not None:
                 topic = output_topic(config.image_topics, stream.topic, "detections")
@@ -279,7 +280,7 @@ class Sam2RosNode(LifecycleNode):
         self._config = None
 
     # ------------------------------------------------------------------ callbacks (never block)
-    def _on_image(self, stream: str, msg: Image | CompressedImage) -> None:
+    def _on_image(self, stream: str, msg: ImageMsg) -> None:
         """Queue the image, or reject it here if its header shows it bad (it never displaces a good one)."""
         problem: ConversionError | None = None
         try:
@@ -298,41 +299,41 @@ class Sam2RosNode(LifecycleNode):
 
     def _on_prompt(self, msg: Prompt) -> None:
         try:
-            request = conversions.prompt_from_msg(msg)
+            command = commands.from_prompt(msg)
         except ConversionError as exc:
             self._warn(exc.kind, f"prompt dropped: {exc}")
             return
-        name = request.stream or (next(iter(self._streams)) if len(self._streams) == 1 else "")
+        name = command.stream or (next(iter(self._streams)) if len(self._streams) == 1 else "")
         if name not in self._streams:
             self._warn(
                 "prompt_unknown_stream",
-                f"prompt dropped: unknown stream {quoted(request.stream)}; streams are {list(self._streams)}",
+                f"prompt dropped: unknown stream {quoted(command.stream)}; streams are {list(self._streams)}",
             )
             return
-        self._queue_prompt(name, request, "prompt")
+        self._queue_command(name, command, "prompt")
 
-    def _queue_prompt(self, stream: str, request: Any, what: str) -> None:
-        """Hand a checked prompt or detections request to the scheduler (dropped while inactive)."""
+    def _queue_command(self, stream: str, command: Command, what: str) -> None:
+        """Hand a command to the scheduler (dropped while inactive)."""
         with self._cv:
             if self._active:
-                self._scheduler.put_prompt(stream, request)
+                self._scheduler.put_prompt(stream, command)
                 self._cv.notify()
                 return
         self._warn("inactive", f"{what} dropped: the node is not active")
 
     def _on_detections(self, stream: str, msg: Any) -> None:
-        request, problems = vision.detections_from_msg(msg, stream)
+        command, problems = commands.from_detections(msg, stream)
         for problem in problems:
             self._warn(problem.kind, f"stream {stream}: {problem}; dropped")
-        self._queue_prompt(stream, request, "detections")
+        self._queue_command(stream, command, "detections")
 
     def _on_click(self, stream: str, msg: Point) -> None:
         try:
-            request = conversions.click_request(msg, stream)
+            click = commands.from_click(msg, stream)
         except ConversionError as exc:
             self._warn(exc.kind, f"stream {stream}: click dropped: {exc}")
             return
-        self._queue_prompt(stream, request, "click")
+        self._queue_command(stream, click, "click")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Reset every stream before its next frame; refused (nothing queued) while the node is not active."""
@@ -356,12 +357,16 @@ class Sam2RosNode(LifecycleNode):
         return response
 
     # ------------------------------------------------------------------ worker
+    def _stop_or_work(self, wait_s: float) -> bool:
+        """Whether the worker must stop, or has work (prompts wait up to ``wait_s``)."""
+        return self._stop.is_set() or self._scheduler.has_work(wait_s)
+
     def _work(self) -> None:
         params = read_runtime(self.param)
         while not self._stop.is_set():
             wait_s = params.prompt_wait_s
             with self._cv:  # wake up for work, or after 0.2 s: a waiting prompt's time may be up
-                self._cv.wait_for(lambda w=wait_s: self._stop.is_set() or self._scheduler.has_work(w), timeout=0.2)
+                self._cv.wait_for(partial(self._stop_or_work, wait_s), timeout=0.2)
             if self._stop.is_set():
                 break
             params = read_runtime(self.param)  # one snapshot per job
@@ -381,17 +386,6 @@ class Sam2RosNode(LifecycleNode):
             with self._cv:
                 self._cv.notify_all()
 
-    @staticmethod
-    def _depth_counts(stream: Stream) -> dict[str, int]:
-        """The depth counters of ``stream`` (none without depth_topics)."""
-        if stream.depth is None:
-            return {}
-        return {
-            "depth_received": stream.depth.received,
-            "frames_with_depth": stream.stats.frames_with_depth,
-            "frames_without_depth": stream.stats.frames_without_depth,
-        }
-
     def _publish_diagnostics(self) -> None:
         if self._diag_pub is None:
             return
@@ -399,25 +393,13 @@ class Sam2RosNode(LifecycleNode):
         array.header.stamp = self.get_clock().now().to_msg()
         for stream in self._streams.values():
             with self._cv:
-                received, dropped = self._scheduler.counts(stream.name)
-                values = {
-                    "frames_received": received,
-                    "frames_processed": stream.stats.processed,
-                    "frames_dropped": dropped,
-                    "messages_rejected": self._scheduler.rejected(stream.name) + stream.stats.rejected,
-                    "objects": len(stream.objects),
-                    "detection_arrays": stream.stats.detection_arrays,
-                    "objects_added_by_detections": stream.stats.detection_adds,
-                    "objects_reseeded": stream.stats.detection_reseeds,
-                    **self._depth_counts(stream),
-                    **stream.stats.summary(),
-                    "backend": self._backend_desc,
-                }
+                counts = stream.counters.diagnostics(len(stream.book), depth=stream.depth is not None)
+                values = {**counts, "backend": self._backend_desc}
             status = DiagnosticStatus(
                 level=DiagnosticStatus.OK,
                 name=f"{self.get_fully_qualified_name()}: {stream.name}",
                 hardware_id=self._backend_desc,
-                message="tracking" if stream.stats.processed else "waiting for images",
+                message="tracking" if stream.counters.processed else "waiting for images",
             )
             status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
             array.status.append(status)

@@ -24,30 +24,51 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 SEEN_STAMPS = 256  # stamps of received images remembered per stream (to tell a stamp never seen)
 
 
 class Stamped(Protocol):
-    """A prompt request: anything with the stamp of the image it was made on."""
+    """A command: anything with the stamp of the image it was made on."""
 
-    stamp_ns: int
+    @property
+    def stamp_ns(self) -> int: ...
+
+
+class Counts(Protocol):
+    """Where a stream's images are counted: received, dropped (replaced while waiting, or forgotten
+    by `drop_waiting`), rejected on arrival (the node passes each stream's `StreamCounters`)."""
+
+    received: int
+    dropped: int
+    rejected: int
+
+
+@dataclass
+class _Counts:
+    received: int = 0
+    dropped: int = 0
+    rejected: int = 0
+
+
+M = TypeVar("M")  # an image message: the scheduler only keeps it
+C = TypeVar("C", bound=Stamped)  # a command: the scheduler only reads its stamp
 
 
 @dataclass(frozen=True)
-class PendingFrame:
+class PendingFrame(Generic[M]):
     """An image waiting for the worker."""
 
-    message: Any
+    message: M
     arrived: float  # clock time of its arrival
     stamp_ns: int
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(Generic[M, C]):
     """The worker's work for one stream, in this order: reset, prompts_before, frame, prompts_after.
 
     ``unseen_stamps``: the stamps of its prompts that match no image the stream received (of
@@ -55,9 +76,9 @@ class Job:
     """
 
     reset: bool
-    frame: PendingFrame | None
-    prompts_before: tuple[Any, ...]
-    prompts_after: tuple[Any, ...]
+    frame: PendingFrame[M] | None
+    prompts_before: tuple[C, ...]
+    prompts_after: tuple[C, ...]
     unseen_stamps: frozenset[int] = field(default=frozenset(), compare=False)  # derived: not part of equality
 
 
@@ -71,53 +92,57 @@ class Dropped:
 
 
 @dataclass
-class _Inbox:
-    pending: PendingFrame | None = None
-    prompts: list[tuple[Any, float]] = field(default_factory=list)  # (request, arrival time), arrival order
+class _Inbox(Generic[M, C]):
+    counters: Counts = field(default_factory=_Counts)
+    pending: PendingFrame[M] | None = None
+    prompts: list[tuple[C, float]] = field(default_factory=list)  # (command, arrival time), arrival order
     reset_requested: bool = False
     resetting: bool = False  # handed to the worker, not yet done
     reset_ticket: int = 0  # the newest reset request (see Scheduler.request_reset)
     running_ticket: int = 0  # the request the worker is running
     done_ticket: int = 0  # the newest request done
     newest_stamp_ns: int | None = None  # the newest frame the tracker holds (None: none)
-    received: int = 0
-    dropped: int = 0
-    rejected: int = 0
     seen: deque[int] = field(default_factory=lambda: deque(maxlen=SEEN_STAMPS))  # stamps of good images received
 
 
-class Scheduler:
-    """Inboxes of named streams and the decision what the worker does for each."""
+class Scheduler(Generic[M, C]):
+    """Inboxes of named streams and the decision what the worker does for each.
 
-    def __init__(self, streams: Iterable[str], clock: Callable[[], float] = time.monotonic) -> None:
+    ``counters``: each stream's counters record, where the images received, dropped and rejected
+    on arrival are counted (default: a new one per stream).
+    """
+
+    def __init__(
+        self,
+        streams: Iterable[str],
+        clock: Callable[[], float] = time.monotonic,
+        counters: Mapping[str, Counts] | None = None,
+    ) -> None:
         self._clock = clock
-        self._inboxes = {name: _Inbox() for name in streams}
+        self._inboxes: dict[str, _Inbox[M, C]] = {
+            name: _Inbox(counters[name]) if counters is not None else _Inbox() for name in streams
+        }
         self._tickets = 0  # reset requests so far
 
-    @property
-    def streams(self) -> tuple[str, ...]:
-        """The stream names."""
-        return tuple(self._inboxes)
-
     # ------------------------------------------------------------------ from callbacks
-    def put_image(self, stream: str, message: Any, stamp_ns: int) -> None:
+    def put_image(self, stream: str, message: M, stamp_ns: int) -> None:
         """Keep ``message`` as the stream's newest image; a still waiting one is dropped."""
         inbox = self._inboxes[stream]
-        inbox.received += 1
+        inbox.counters.received += 1
         if inbox.pending is not None:
-            inbox.dropped += 1
+            inbox.counters.dropped += 1
         inbox.pending = PendingFrame(message, self._clock(), stamp_ns)
         inbox.seen.append(stamp_ns)
 
     def reject_image(self, stream: str) -> None:
         """An image of ``stream`` arrived but is bad: counted as received and rejected, not queued."""
-        inbox = self._inboxes[stream]
-        inbox.received += 1
-        inbox.rejected += 1
+        counters = self._inboxes[stream].counters
+        counters.received += 1
+        counters.rejected += 1
 
-    def put_prompt(self, stream: str, request: Stamped) -> None:
-        """Queue a prompt request (it has ``stamp_ns``)."""
-        self._inboxes[stream].prompts.append((request, self._clock()))
+    def put_prompt(self, stream: str, command: C) -> None:
+        """Queue a command (it has ``stamp_ns``)."""
+        self._inboxes[stream].prompts.append((command, self._clock()))
 
     def request_reset(self, stream: str | None = None) -> int:
         """Ask for a reset of ``stream`` (None: every stream) before anything else it does.
@@ -147,7 +172,7 @@ class Scheduler:
         for inbox in self._inboxes.values():
             if inbox.pending is not None:
                 images += 1
-                inbox.dropped += 1
+                inbox.counters.dropped += 1
             prompts += len(inbox.prompts)
             resets += inbox.reset_requested
             inbox.pending, inbox.prompts, inbox.reset_requested = None, [], False
@@ -155,12 +180,12 @@ class Scheduler:
 
     def counts(self, stream: str) -> tuple[int, int]:
         """Images received and dropped (replaced while waiting, or forgotten by `drop_waiting`) on ``stream``."""
-        inbox = self._inboxes[stream]
-        return inbox.received, inbox.dropped
+        counters = self._inboxes[stream].counters
+        return counters.received, counters.dropped
 
     def rejected(self, stream: str) -> int:
-        """Images of ``stream`` rejected as they arrived (`reject_image`)."""
-        return self._inboxes[stream].rejected
+        """Images of ``stream`` rejected (`reject_image`; the worker counts its own rejections in the same record)."""
+        return self._inboxes[stream].counters.rejected
 
     # ------------------------------------------------------------------ from the worker
     def has_work(self, prompt_wait_s: float) -> bool:
@@ -173,7 +198,7 @@ class Scheduler:
             for inbox in self._inboxes.values()
         )
 
-    def take(self, stream: str, prompt_wait_s: float) -> Job | None:
+    def take(self, stream: str, prompt_wait_s: float) -> Job[M, C] | None:
         """What the worker does for ``stream`` now (None: nothing); report it done with `finish`."""
         inbox = self._inboxes[stream]
         reset, inbox.reset_requested = inbox.reset_requested, False
@@ -181,9 +206,9 @@ class Scheduler:
             inbox.resetting, inbox.running_ticket = True, inbox.reset_ticket
         frame, inbox.pending = inbox.pending, None
         now = self._clock()
-        before: list[Any] = []
-        after: list[Any] = []
-        keep: list[tuple[Any, float]] = []
+        before: list[C] = []
+        after: list[C] = []
+        keep: list[tuple[C, float]] = []
         for req, arrived in inbox.prompts:
             if frame is not None and req.stamp_ns == frame.stamp_ns:
                 after.append(req)
@@ -199,12 +224,12 @@ class Scheduler:
         unseen = frozenset(req.stamp_ns for req in before + after if req.stamp_ns not in inbox.seen)
         return Job(reset, frame, tuple(before), tuple(after), unseen)
 
-    def take_all(self, prompt_wait_s: float) -> dict[str, Job]:
+    def take_all(self, prompt_wait_s: float) -> dict[str, Job[M, C]]:
         """`take` for every stream; only the streams with a job."""
         jobs = {name: self.take(name, prompt_wait_s) for name in self._inboxes}
         return {name: job for name, job in jobs.items() if job is not None}
 
-    def finish(self, stream: str, job: Job, newest_stamp_ns: int | None) -> None:
+    def finish(self, stream: str, job: Job[M, C], newest_stamp_ns: int | None) -> None:
         """``job`` ran (or failed); the stream's tracker now holds frames up to ``newest_stamp_ns``.
 
         That is the stamp of the newest frame handed to the tracker, None when it holds none (after a
@@ -215,16 +240,12 @@ class Scheduler:
             inbox.resetting, inbox.done_ticket = False, inbox.running_ticket
         inbox.newest_stamp_ns = newest_stamp_ns
 
-    def newest_stamp(self, stream: str) -> int | None:
-        """Stamp of the newest frame the stream's tracker holds, as last reported by `finish`."""
-        return self._inboxes[stream].newest_stamp_ns
-
     # ------------------------------------------------------------------ rules
     def _names(self, stream: str | None) -> Iterable[str]:
         return self._inboxes if stream is None else (stream,)
 
     @staticmethod
-    def _ready(inbox: _Inbox, req: Stamped, arrived: float, now: float, wait_s: float) -> bool:
+    def _ready(inbox: _Inbox[M, C], req: Stamped, arrived: float, now: float, wait_s: float) -> bool:
         """A prompt stamped ahead of the newest tracked frame waits for its image, at most ``wait_s``."""
         ahead = inbox.newest_stamp_ns is None or req.stamp_ns > inbox.newest_stamp_ns
         return not (ahead and now - arrived < wait_s)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from builtin_interfaces.msg import Duration, Time
+
+if TYPE_CHECKING:
+    from sam2_ros.engine import Sam2Tracker
 
 NS_PER_S = 1_000_000_000
 
@@ -23,3 +26,9 @@ def seconds_to_duration(seconds: float) -> Duration:
     """Seconds (>= 0) as ``builtin_interfaces/Duration``."""
     ns = max(0, round(seconds * NS_PER_S))
     return Duration(sec=int(ns // NS_PER_S), nanosec=int(ns % NS_PER_S))
+
+
+def cached_stamps(tracker: Sam2Tracker) -> list[int]:
+    """The stamps (ns) of the frames ``tracker`` holds, oldest first: the node keys every frame it
+    tracks by its stamp."""
+    return cast("list[int]", tracker.cached_keys)

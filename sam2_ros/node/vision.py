@@ -1,4 +1,4 @@
-"""vision_msgs <-> the node: detections in, tracked detections and the label map out.
+"""vision_msgs for the node: tracked detections and the label map out (detections in: commands.py).
 
 vision_msgs is optional: `available()` says whether it can be imported (a ROS install's
 package, or the copy the pip-only set-up builds into the venv). Without it the node turns these
@@ -8,16 +8,14 @@ features off with one warning; nothing else of the node imports vision_msgs.
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from std_msgs.msg import Header
+
 from sam2_ros.engine import FrameResult
-from sam2_ros.node.conversions import ConversionError
 from sam2_ros.node.depth import Object3D
-from sam2_ros.node.detections import Detection, DetectionRequest
-from sam2_ros.node.stamps import stamp_to_ns
 
 PRESENCE_THRESHOLD = 0.5  # LabelInfo.threshold: presence probability above which an object is visible
 
@@ -35,35 +33,7 @@ def class_name(obj_id: int, label: str) -> str:
     return label or f"object_{obj_id}"
 
 
-def detections_from_msg(msg: Any, stream: str) -> tuple[DetectionRequest, list[ConversionError]]:
-    """A ``Detection2DArray`` as a request, and the problems of the detections left out of it.
-
-    A detection with a non-finite centre or size, or a size that is not positive, is left out
-    (its problem is returned); the others are kept. Label and score come from ``results[0]``
-    (no results: no label, score 1). Boxes are checked against the image when applied.
-    """
-    kept: list[Detection] = []
-    problems: list[ConversionError] = []
-    for index, det in enumerate(msg.detections):
-        cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
-        w, h = det.bbox.size_x, det.bbox.size_y
-        if not all(math.isfinite(v) for v in (cx, cy, w, h)):
-            problems.append(ConversionError("detection_not_finite", f"detection {index}: box has NaN or infinity"))
-            continue
-        if w <= 0 or h <= 0:
-            problems.append(ConversionError("detection_size", f"detection {index}: box size {w} x {h} is not positive"))
-            continue
-        label, score = "", 1.0
-        if det.results:
-            label, score = det.results[0].hypothesis.class_id, float(det.results[0].hypothesis.score)
-            if not math.isfinite(score):
-                problems.append(ConversionError("detection_not_finite", f"detection {index}: score is {score}"))
-                continue
-        kept.append(Detection((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), label, score))
-    return DetectionRequest(stream, stamp_to_ns(msg.header.stamp), tuple(kept)), problems
-
-
-def tracked_detections_msg(vm: ModuleType, result: FrameResult, header: Any, labels: Mapping[int, str]) -> Any:
+def tracked_detections_msg(vm: ModuleType, result: FrameResult, header: Header, labels: Mapping[int, str]) -> Any:
     """``Detection2DArray``: one ``Detection2D`` per visible object (box in pixels, id, class, presence)."""
     out = vm.Detection2DArray(header=header)
     for obj_id, obj in result.objects.items():
@@ -89,7 +59,7 @@ def label_map(object_ids: list[int], labels: Mapping[int, str]) -> tuple[tuple[i
     return tuple((obj_id, class_name(obj_id, labels.get(obj_id, ""))) for obj_id in sorted(object_ids))
 
 
-def label_info_msg(vm: ModuleType, mapping: tuple[tuple[int, str], ...], header: Any) -> Any:
+def label_info_msg(vm: ModuleType, mapping: tuple[tuple[int, str], ...], header: Header) -> Any:
     """``LabelInfo``: ``class_map`` from `label_map` (the mask's background 0 is not in it)."""
     out = vm.LabelInfo(header=header, threshold=PRESENCE_THRESHOLD)
     out.class_map = [vm.VisionClass(class_id=obj_id, class_name=name) for obj_id, name in mapping]
@@ -98,7 +68,7 @@ def label_info_msg(vm: ModuleType, mapping: tuple[tuple[int, str], ...], header:
 
 def tracked_detections_3d_msg(
     vm: ModuleType,
-    header: Any,
+    header: Header,
     located: Mapping[int, Object3D],
     labels: Mapping[int, str],
     presence: Mapping[int, float],

@@ -1,8 +1,9 @@
 """The RViz config the launch file starts RViz with, generated from ``rviz/sam2_ros.rviz``.
 
-The template holds one display set (camera image, overlay, mask, 3D markers) on the relative
-topics ``image``, ``overlay``, ``mask`` and ``markers``; the generated config holds one set per image stream, on the
-absolute topics the node really uses in its namespace (sam2_ros/tools/launch_support.py).
+The template holds one display set (camera image, and the outputs the node's outputs table marks
+``rviz``: overlay, mask, 3D markers) on the relative topics ``image``, ``overlay``, ``mask`` and
+``markers``; the generated config holds one set per image stream, on the absolute topics the node
+really uses in its namespace (sam2_ros/tools/launch_support.py).
 """
 
 from __future__ import annotations
@@ -16,46 +17,49 @@ from typing import Any
 
 import yaml
 
+from sam2_ros.node.outputs import OUTPUTS
 from sam2_ros.node.params import stream_name
 from sam2_ros.tools.launch_support import output_topic, resolve_topic
 
-# the template's display of each kind, found by its topic
-TEMPLATE_TOPICS: dict[str, str] = {"camera": "image", "overlay": "overlay", "mask": "mask", "markers": "markers"}
+SHOWN = tuple(output.kind for output in OUTPUTS if output.rviz)  # the node's outputs RViz shows
+# the template's display of each kind, found by its topic (an output's display: on its kind)
+TEMPLATE_TOPICS: dict[str, str] = {"camera": "image", **{kind: kind for kind in SHOWN}}
 
 
 @dataclass(frozen=True)
 class StreamTopics:
-    """One stream's displayed topics, absolute."""
+    """One stream's displayed topics, absolute: ``camera`` and ``outputs`` (kind -> topic)."""
 
     name: str  # the node's stream name (sam2_ros.node.params.stream_name)
     camera: str
-    overlay: str
-    mask: str
-    markers: str
+    outputs: dict[str, str]
+
+    def topic(self, kind: str) -> str:
+        """The topic of display ``kind`` (``camera`` or an output kind)."""
+        return self.camera if kind == "camera" else self.outputs[kind]
 
 
 def stream_topics(image_topics: Sequence[str], namespace: str) -> list[StreamTopics]:
-    """The camera, overlay, mask and markers topic of each stream of a node with these image topics in ``namespace``."""
+    """The camera topic and shown output topics of each stream of a node with these image topics in ``namespace``."""
     return [
         StreamTopics(
             name=stream_name(topic),
             camera=resolve_topic(topic, namespace),
-            overlay=output_topic(namespace, image_topics, topic, "overlay"),
-            mask=output_topic(namespace, image_topics, topic, "mask"),
-            markers=output_topic(namespace, image_topics, topic, "markers"),
+            outputs={kind: output_topic(namespace, image_topics, topic, kind) for kind in SHOWN},
         )
         for topic in image_topics
     ]
 
 
 def _template_displays(config: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """The template's displays, and the one of each kind in ``TEMPLATE_TOPICS``."""
+    """The template's displays, and the one of each kind in ``TEMPLATE_TOPICS``, in the template's order."""
     displays = config["Visualization Manager"]["Displays"]
     by_topic = {d.get("Topic", {}).get("Value"): d for d in displays if isinstance(d.get("Topic"), dict)}
     missing = [topic for topic in TEMPLATE_TOPICS.values() if topic not in by_topic]
     if missing:
         raise ValueError(f"the RViz template has no display on the topic(s) {missing}")
-    return displays, {kind: by_topic[topic] for kind, topic in TEMPLATE_TOPICS.items()}
+    kinds = sorted(TEMPLATE_TOPICS, key=lambda kind: displays.index(by_topic[TEMPLATE_TOPICS[kind]]))
+    return displays, {kind: by_topic[TEMPLATE_TOPICS[kind]] for kind in kinds}
 
 
 def build_config(template: dict[str, Any], streams: Sequence[StreamTopics]) -> dict[str, Any]:
@@ -71,7 +75,7 @@ def build_config(template: dict[str, Any], streams: Sequence[StreamTopics]) -> d
     for stream in streams:
         for kind, template_display in kinds.items():
             display = copy.deepcopy(template_display)
-            display["Topic"]["Value"] = getattr(stream, kind)
+            display["Topic"]["Value"] = stream.topic(kind)
             if len(streams) > 1:
                 display["Name"] = f"{template_display['Name']} [{stream.name}]"
             generated.append(display)

@@ -138,7 +138,7 @@ Export your own SAM 2 / SAM 2.1 checkpoint for real use (docs/MODEL_DIR.md).
   {t["wall_time_min"]} min wall time on {t["machine"]} ({facts["trained_on"]}).
 - Meta's `training` package: `SAM2Train` (simulated clicks, boxes and correction clicks) and
   `MultiStepMultiMasksAndIous` (focal 20, dice 1, IoU 1, object score 1); AdamW, cosine schedule.
-- Data: `sam2_ros.evaluation.synthetic` clips with seeds from 1,000,000 up; evaluation uses seeds 1000 and up.
+- Data: `sam2_ros.clips.synthetic` clips with seeds from 1,000,000 up; evaluation uses seeds 1000 and up.
 - One mask per click (`multimask_output_in_sam: false`), so export with `--no-postprocessing`
   and run Meta's predictor with `apply_postprocessing=False`.
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from parity_harness import LOGIT_TOL, run_scenario
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
+from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.evaluation.edgetam_reference import build_edgetam_predictor
-from sam2_ros.evaluation.synthetic import generate_clip
 
 
 def edgetam_reference(model, **options):
@@ -103,17 +104,18 @@ def test_long_stream_overflows_memory_bank_with_corrections(edgetam_model, clip,
     )
     assert record.steps == 24 + 4
     s = engine.settings
-    bank = engine._tracks[2].bank
-    assert len([m for m in bank.recent.values() if m.features is not None]) == s.num_maskmem
-    assert len(bank.recent) == s.max_obj_ptrs_in_encoder
-    stored = next(m.features for m in bank.recent.values() if m.features is not None)
-    assert stored.shape == (512, s.mem_dim)  # compressed memories in the bank
+    recent = [m for m in engine.object_state(2).memories if not m.conditioning]
+    assert len([m for m in recent if m.has_features]) == s.num_maskmem
+    assert len(recent) == s.max_obj_ptrs_in_encoder
+    stored = next(m.feature_shape for m in recent if m.has_features)
+    assert stored == (512, s.mem_dim)  # compressed memories in the bank
 
 
 def test_parity_detects_a_glue_mistake(edgetam_model, clip, tmp_path):
     """The comparison can fail: an off-by-one temporal encoding of the memories is caught."""
-    engine = Sam2Tracker.from_model_dir(edgetam_model.model_dir, threads=2)
-    engine._host = dict(engine._host, maskmem_tpos_enc=np.roll(engine._host["maskmem_tpos_enc"], 1, axis=0))
+    runner = ModelRunner.load(edgetam_model.model_dir, threads=2)
+    runner.host = dict(runner.host, maskmem_tpos_enc=np.roll(runner.host["maskmem_tpos_enc"], 1, axis=0))
+    engine = Sam2Tracker(runner)
     with pytest.raises(AssertionError, match="differ"):
         run_scenario(
             edgetam_model,

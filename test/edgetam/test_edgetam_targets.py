@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.evaluation.synthetic import generate_clip
+from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.export.cli import main as export_main
 
 
@@ -54,8 +55,9 @@ def test_static_bank_of_compressed_memories(edgetam_model, static_edgetam):
     assert manifest["model_family"] == "edgetam"
     assert inputs["memory"] == [1, 7 * 512, 64] and inputs["memory_valid"] == [1, 7]
     dynamic = Sam2Tracker.from_model_dir(edgetam_model.model_dir, threads=2)
-    static = Sam2Tracker.from_model_dir(static_edgetam, threads=2)
-    assert static._runner.static_bank == (7, 64)
+    static_runner = ModelRunner.load(static_edgetam, threads=2)
+    static = Sam2Tracker(static_runner)
+    assert static_runner.static_bank == (7, 64)
     _same_stream(dynamic, static, 12, 1e-4)
 
 

@@ -72,11 +72,12 @@ class AidliteComponent(Component):
             if flat is None:
                 raise BackendError(f"aidlite get_output_tensor({index}) for {self.spec.name} returned nothing")
             array = np.asarray(flat, dtype=np.float32)
-            if array.size != math.prod(tensor.shape):
+            shape = tuple(int(d) for d in tensor.shape)  # static: load() checked
+            if array.size != math.prod(shape):
                 raise BackendError(
                     f"{self.spec.name}: output {tensor.name!r} has {array.size} values, expected shape {tensor.shape}"
                 )
-            outputs[tensor.name] = array.reshape(tensor.shape)
+            outputs[tensor.name] = array.reshape(shape)
         return outputs
 
     def close(self) -> None:

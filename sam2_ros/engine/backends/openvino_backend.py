@@ -75,6 +75,16 @@ def int8_encoder_path(cache_dir: Path, onnx_sha256: str) -> Path:
     return Path(cache_dir) / "int8" / f"image_encoder-{onnx_sha256[:16]}.xml"
 
 
+def _onnx_file(model_dir: Path, spec: ComponentSpec) -> str:
+    """``spec``'s ONNX file (relative to ``model_dir``); ModelDirError for a .bin-only component."""
+    if spec.file is None or spec.format != "onnx":
+        raise ModelDirError(
+            f"{model_dir}: component {spec.name} has no ONNX file (a .bin-only directory): "
+            "use backend aidlite on the device, or export the model with sam2-ros-export"
+        )
+    return spec.file
+
+
 def check_precision(precision: Any) -> str:
     """The ``precision`` option, checked: ``f32``, ``bf16`` or ``mixed``."""
     value = str(precision).lower()
@@ -298,17 +308,13 @@ class OpenVinoBackend(Backend):
             return self._int8_encoder(model_dir, spec)
         if spec.openvino is not None:
             return model_dir / spec.openvino.xml
-        if spec.file is None or spec.format != "onnx":
-            raise ModelDirError(
-                f"{model_dir}: component {spec.name} has no ONNX file (a .bin-only directory): "
-                "use backend aidlite on the device, or export the model with sam2-ros-export"
-            )
-        return model_dir / spec.file
+        return model_dir / _onnx_file(model_dir, spec)
 
     def load(self, model_dir: Path, spec: ComponentSpec) -> Component:
         path = self.source_path(model_dir, spec)
-        if self.cache_dir is not None:
-            self.compiled_cache_dir().mkdir(parents=True, exist_ok=True)
+        cache = self.compiled_cache_dir()
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
         try:
             # compiled from the path, so a cached blob is found without reading the model
             compiled = self._core.compile_model(str(path), self.device, self.compile_config())
@@ -328,7 +334,7 @@ class OpenVinoBackend(Backend):
             raise BackendError(
                 f"openvino precision mixed: {model_dir} has no int8 image encoder and cache_dir is off: {hint}"
             )
-        path = int8_encoder_path(self.cache_dir, spec.sha256 or sha256_of(model_dir / spec.file))
+        path = int8_encoder_path(self.cache_dir, spec.sha256 or sha256_of(model_dir / _onnx_file(model_dir, spec)))
         if not path.is_file():
             raise ModelDirError(
                 f"{model_dir}: no int8 image encoder for precision mixed (not in the model directory, and "

@@ -10,6 +10,7 @@ Options: ``backend_path`` (default: the HTP library shipped with onnxruntime-qnn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class QnnBackend(Backend):
 
     name = "qnn"
 
-    def __init__(self, threads=None, options=None) -> None:
+    def __init__(self, threads: int | None = None, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(threads, options)
         try:
             self._ort, self._qnn, self._devices = qnn_runtime()

@@ -203,7 +203,7 @@ def _component_row(row: dict[str, Any]) -> list[str]:
         _ms(steady.get("median_s")),
         _ms(steady.get("p90_s")),
         "-" if error is None else f"{error:.2e}",
-        "-" if check["tolerance"] is None else f"{check['tolerance']:.0e}",
+        "-" if check["tolerance"] is None else f"{check['tolerance']:g}",
         row["status"].upper() if row["status"] != "passed" else "ok",
     ]
 

@@ -170,16 +170,13 @@ def offered_qos(profile: Any) -> Qos:
 def request_qos(offers: Sequence[Any], depth: int = 100) -> Any:
     """The subscription QoS that matches every offer (rosbag2's rule): reliable only if all offers are,
     transient local only if all are."""
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+
+    from sam2_ros.node.qos import qos_profile
 
     reliable = bool(offers) and all(o.reliability == ReliabilityPolicy.RELIABLE for o in offers)
     latched = bool(offers) and all(o.durability == DurabilityPolicy.TRANSIENT_LOCAL for o in offers)
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=depth,
-        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
-    )
+    return qos_profile(depth, reliable=reliable, latched=latched)
 
 
 # --------------------------------------------------------------------------------------- writer

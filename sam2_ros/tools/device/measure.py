@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from sam2_ros.clips.synthetic import SyntheticClip
 from sam2_ros.engine.backends import Component
 from sam2_ros.engine.manifest import Manifest
 from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.engine.tracker import Sam2Tracker
-from sam2_ros.evaluation.synthetic import SyntheticClip
 
 TRACKED_OBJECTS = 2  # objects tracked past frame 0 (the click and the box); the others only run their decoder
 

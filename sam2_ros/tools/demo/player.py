@@ -1,20 +1,20 @@
 """Publish a clip or a recording as camera topics, at its frame rate, with optional scripted prompts.
 
-    python -m sam2_ros.tools.player --frames-dir DIR | --video FILE | --synthetic SEED | --bag BAG
-                              [--rate 10] [--topic image] [--prompts prompts.yaml]
-                              [--detections-topic detections] [--loop]
-    python -m sam2_ros.tools.player --bag BAG --list-topics
+    sam2-ros-player --frames-dir DIR | --video FILE | --synthetic SEED | --bag BAG
+                    [--rate 10] [--topic image] [--prompts prompts.yaml]
+                    [--detections-topic detections] [--loop]
+    sam2-ros-player --bag BAG --list-topics
 
 Each image is stamped with the time it is published; a prompt scripted for frame N is
 published right after frame N, stamped like it (so the node applies it to that image).
 Prompt YAML: ``{N: [{id: 1, points: [[x, y]], labels: [1], label: cup}, {id: 2, box: [x0, y0, x1, y1]},
 {id: 1, remove: true}, {reset: true}]}``, or a list of such items each with ``frame: N`` or (a bag)
-``time: SECONDS`` (checked by :func:`sam2_ros.tools.media.load_prompt_script`).
+``time: SECONDS`` (checked by :func:`sam2_ros.tools.demo.media.load_prompt_script`).
 With ``--synthetic-depth`` each image is preceded by the clip's aligned depth image (16UC1,
 millimetres) and its CameraInfo, on ``--depth-topic`` and ``--camera-info-topic``, stamped like it.
 With ``--detections-topic`` (synthetic clip only) each image (every ``--detector-every``-th) is
 followed by a scripted detector's ``vision_msgs/Detection2DArray`` for it, stamped like it
-(:mod:`sam2_ros.tools.scripted_detector`: the clip's ground-truth boxes plus noise).
+(:mod:`sam2_ros.tools.demo.scripted_detector`: the clip's ground-truth boxes plus noise).
 Images, prompts and detections are published reliably; before it exits the player waits
 (``--ack-timeout``) until every reliable subscriber has acknowledged them, so the last frames
 and prompts are not lost with the process. SIGINT (Ctrl-C) or SIGTERM stops it in order
@@ -22,7 +22,7 @@ and prompts are not lost with the process. SIGINT (Ctrl-C) or SIGTERM stops it i
 go, exit code 0.
 
 A rosbag2 recording (``--bag``: a bag folder, with or without metadata.yaml, or one ``.mcap`` /
-``.db3`` file; read with ``rosbags``, :mod:`sam2_ros.tools.bag_source`) plays its image topic
+``.db3`` file; read with ``rosbags``, :mod:`sam2_ros.tools.bags.source`) plays its image topic
 (``--bag-image``; default: its only Image or CompressedImage topic) on ``--topic``, and optionally
 a depth Image (``--bag-depth`` -> ``--depth-topic``) and CameraInfo (``--bag-camera-info`` ->
 ``--camera-info-topic``), each message as recorded, header stamps included. A CompressedImage is
@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.tools.media import load_image_folder, load_prompt_script, load_prompts, load_video
+from sam2_ros.tools.demo.media import load_image_folder, load_prompt_script, load_prompts, load_video
+from sam2_ros.tools.demo.scripted_detector import detect, detection_array
 from sam2_ros.tools.orderly_stop import ros_context, stop_on_signals
-from sam2_ros.tools.scripted_detector import detect, detection_array
 
 IMAGE_DEPTH = 10  # reliable readers get every frame unless they fall this many frames behind
 DEFAULT_FRAMES = 48  # --max-frames of a clip (a bag plays whole)
@@ -55,7 +55,7 @@ DEFAULT_RATE = 10.0  # --rate of a clip (a bag plays at its recorded rate)
 
 def synthetic_clip(args: argparse.Namespace) -> Any:
     """The built-in synthetic clip (a SyntheticClip), whole: its motion depends on its length."""
-    from sam2_ros.evaluation.synthetic import generate_clip
+    from sam2_ros.clips.synthetic import generate_clip
 
     length = max(args.clip_frames or args.max_frames, args.max_frames)
     depth = bool(getattr(args, "synthetic_depth", False))
@@ -112,7 +112,7 @@ def prompt_message(item: dict[str, Any], header: Any) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.player", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="sam2-ros-player", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--frames-dir", type=Path, help="folder of images, played in name order")
     source.add_argument("--video", type=Path, help="video file (read with OpenCV)")
@@ -196,7 +196,7 @@ def wait_acknowledged(publishers: list[Any], timeout_s: float, stop: threading.E
 
 def print_topics(path: Path) -> int:
     """``--list-topics``: the bag's topics with type, message count, first message and duration."""
-    from sam2_ros.tools.bag_source import Bag, BagError
+    from sam2_ros.tools.bags.source import Bag, BagError
 
     try:
         with Bag(path) as bag:
@@ -270,7 +270,7 @@ def timed_prompts(bag: Any, image_topic: str, times: list[tuple[float, dict[str,
 def play_bag(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Play a recording (``--bag``) until its end or ``stop``; 0 when everything was delivered (or it was
     stopped), 1 when some was not acknowledged."""
-    from sam2_ros.tools import bag_source as bags
+    from sam2_ros.tools.bags import source as bags
 
     script = load_prompt_script(args.prompts)
     try:
@@ -296,12 +296,12 @@ def play_bag(args: argparse.Namespace, stop: threading.Event | None = None) -> i
 
 def _play(args: argparse.Namespace, messages: Any, image_topic: str, compressed: bool,
           prompts: dict[int, list[dict[str, Any]]], stop: threading.Event) -> int:  # fmt: skip
-    """Publish a bag's messages (:class:`sam2_ros.tools.bag_source.BagMessage`, time order) in time, until ``stop``."""
+    """Publish a bag's messages (:class:`sam2_ros.tools.bags.source.BagMessage`, time order) in time, until ``stop``."""
     import rclpy
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
     from sam2_ros.msg import Prompt
-    from sam2_ros.tools.bag_source import deserialize
+    from sam2_ros.tools.bags.source import deserialize
 
     if stop.is_set():
         return 0

@@ -1,6 +1,6 @@
 """The main job: a clip, played as a camera, through the real node, recorded to a folder.
 
-``python -m sam2_ros.tools.node_demo`` starts ``sam2_ros_node`` (its own process, the launch file's
+``sam2-ros-demo`` starts ``sam2_ros_node`` (its own process, the launch file's
 parameters), starts the player (another process) publishing the clip at its frame rate with
 scripted prompts, records what the node publishes, and writes to ``--output``:
 ``overlay.mp4``, ``contact_sheet.png``, ``tracked_objects.jsonl``, ``summary.json``
@@ -10,14 +10,14 @@ clip, the quality of the published masks against the generator's ground truth) a
 ``detections``) and every output topic of the node (``mask``, ``tracked_objects``, ``overlay``,
 ``tracked_detections``, ``label_info``, ...) plus ``/diagnostics``, the CDR bytes as received at
 their receive times, with each topic's QoS and the message definitions embedded: Foxglove opens
-it, ``ros2 bag play output/demo/demo.mcap`` replays it (see :mod:`sam2_ros.tools.bag_writer`).
+it, ``ros2 bag play output/demo/demo.mcap`` replays it (see :mod:`sam2_ros.tools.bags.writer`).
 
 Defaults: the built-in synthetic clip (moving, occluding shapes) with
 ``config/demo_prompts.yaml``, and the shipped model ``models/synthetic-128`` (a small SAM 2
 trained on such clips; see its MODEL_CARD.md). A model with random weights is announced.
 
 ``--prompts detector`` (built-in clip only) replaces the prompt file with a scripted detector
-(:mod:`sam2_ros.tools.scripted_detector`: the clip's ground-truth boxes plus noise, labelled by
+(:mod:`sam2_ros.tools.demo.scripted_detector`: the clip's ground-truth boxes plus noise, labelled by
 shape) whose ``vision_msgs/Detection2DArray`` the player publishes on the node's ``detections``
 topic with each frame; the node picks the object ids, and the quality figures match each node
 object to the ground-truth object its mask overlaps best on the first frame it appears.
@@ -39,11 +39,11 @@ import numpy as np
 
 from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.resources import demo_prompts
-from sam2_ros.tools.bag_writer import BagRecorder, BagWriter, output_selector
-from sam2_ros.tools.media import contact_sheet
+from sam2_ros.tools.bags.record import DIAGNOSTICS, OUTPUT_KINDS
+from sam2_ros.tools.bags.writer import BagRecorder, BagWriter, output_selector
+from sam2_ros.tools.demo.media import contact_sheet
+from sam2_ros.tools.demo.player import IMAGE_DEPTH
 from sam2_ros.tools.node_process import start_node, stop_process
-from sam2_ros.tools.player import IMAGE_DEPTH
-from sam2_ros.tools.record import DIAGNOSTICS, OUTPUT_KINDS
 from sam2_ros.tools.shipped import find_model
 
 # the clip config/demo_prompts.yaml is written for (its motion depends on its length: shorter
@@ -315,7 +315,7 @@ def write_outputs(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.node_demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="sam2-ros-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: the shipped models/synthetic-128)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", type=Path, help="video file to play instead of the synthetic clip")
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     select = output_selector(namespace, OUTPUT_KINDS + BAG_INPUTS, [DIAGNOSTICS])
     bag = BagRecorder(BagWriter(args.output / BAG_NAME), select, node_name="sam2_ros_demo_bag")
     player_cmd = [
-        *(sys.executable, "-m", "sam2_ros.tools.player"),
+        *(sys.executable, "-m", "sam2_ros.tools.demo.player"),
         *("--rate", str(args.rate), "--max-frames", str(args.max_frames)),
         *("--topic", f"{namespace}/image", "--prompt-topic", f"{namespace}/prompt", "--wait-subscribers", "60"),
         *("--min-subscribers", "3"),  # the node, this recorder and the bag: both must see frame 0
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         close_bag(bag, recorder, f"{namespace}/tracked_objects")
     clip = None
     if not (args.video or args.frames):
-        from sam2_ros.evaluation.synthetic import generate_clip
+        from sam2_ros.clips.synthetic import generate_clip
 
         length = max(DEMO_CLIP["frames"], args.max_frames)
         clip = generate_clip(DEMO_CLIP["seed"], length, DEMO_CLIP["height"], DEMO_CLIP["width"], depth=True)

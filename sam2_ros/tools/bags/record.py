@@ -30,22 +30,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sam2_ros.node.outputs import OUTPUT_KINDS as NODE_OUTPUT_KINDS
+
 if TYPE_CHECKING:
-    from sam2_ros.tools.bag_writer import NodeInterface
+    from sam2_ros.tools.bags.writer import NodeInterface
 
 PROG = "sam2-ros-record"
 NODE_NAME = "sam2_ros"  # the node's name, as sam2_ros_node and the launch file start it
-# The node's output topic names, for the demo's recorder (sam2-ros-record asks the graph instead).
-OUTPUT_KINDS = (
-    "mask",
-    "tracked_objects",
-    "tracked_detections",
-    "label_info",
-    "overlay",
-    "markers",
-    "tracked_detections_3d",
-    "object_points",
-)
+# The node's output topic names (its outputs table), for the demo's recorder (sam2-ros-record asks the graph).
+OUTPUT_KINDS = NODE_OUTPUT_KINDS
 DIAGNOSTICS = "/diagnostics"
 
 
@@ -70,7 +63,7 @@ def namespace_of(text: str) -> str:
 def selector(args: argparse.Namespace) -> NodeInterface:
     """Which graph topics to record, from the arguments: the node's publishers (unless ``--topics``), its
     subscriptions (``--inputs``) and the ``--topics``."""
-    from sam2_ros.tools.bag_writer import NodeInterface
+    from sam2_ros.tools.bags.writer import NodeInterface
 
     ns = namespace_of(args.namespace)
     exact = [t if t.startswith("/") else f"{ns}/{t}" for t in args.topics or ()]
@@ -86,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     """Record until stopped; the exit code."""
     from rclpy.utilities import remove_ros_args
 
-    from sam2_ros.tools.bag_writer import BagRecorder, BagWriter, summary_lines
+    from sam2_ros.tools.bags.writer import BagRecorder, BagWriter, summary_lines
     from sam2_ros.tools.orderly_stop import ros_context, stop_on_signals
 
     argv = list(sys.argv[1:] if argv is None else argv)

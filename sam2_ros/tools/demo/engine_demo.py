@@ -1,6 +1,6 @@
 """Engine demo: track prompted objects through a clip and write what the tracker saw.
 
-``python -m sam2_ros.tools.engine_demo`` runs the streaming engine (no ROS) on the project's seeded
+``sam2-ros-engine-demo`` runs the streaming engine (no ROS) on the project's seeded
 synthetic clip (moving, occluding shapes) with scripted prompts, or on your own frames
 (``--frames-dir``) and prompts (``--prompts``). It writes to ``--output``:
 ``overlay.gif``, ``contact_sheet.png``, ``tracked_objects.jsonl`` and ``summary.json``
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import FrameResult, Sam2Tracker
 from sam2_ros.engine.drawing import draw_overlay
 from sam2_ros.evaluation.metrics import boundary_f, iou
-from sam2_ros.evaluation.synthetic import generate_clip
-from sam2_ros.tools.media import contact_sheet, load_image_folder, load_prompts
+from sam2_ros.tools.demo.media import contact_sheet, load_image_folder, load_prompts
 from sam2_ros.tools.shipped import find_model
 
 
@@ -39,7 +39,7 @@ def default_prompts(clip: Any) -> dict[int, list[dict[str, Any]]]:
 
 
 def apply_prompts(tracker: Sam2Tracker, result: FrameResult, items: list[dict[str, Any]]) -> FrameResult:
-    """Apply one frame's scripted prompts (:mod:`sam2_ros.tools.media` schema) to the last tracked frame."""
+    """Apply one frame's scripted prompts (:mod:`sam2_ros.tools.demo.media` schema) to the last tracked frame."""
     for item in items:
         if item.get("reset"):
             tracker.reset()
@@ -54,10 +54,10 @@ def apply_prompts(tracker: Sam2Tracker, result: FrameResult, items: list[dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sam2_ros.tools.engine_demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="sam2-ros-engine-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model directory (default: the shipped models/synthetic-128)")
     parser.add_argument("--frames-dir", type=Path, help="folder of frames to track instead of the synthetic clip")
-    parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame (schema: sam2_ros.tools.media)")
+    parser.add_argument("--prompts", type=Path, help="YAML of prompts per frame (schema: sam2_ros.tools.demo.media)")
     parser.add_argument("--frames", type=int, default=24, help="number of frames")
     parser.add_argument("--objects", type=int, default=3, help="objects in the synthetic clip (1-7)")
     parser.add_argument("--seed", type=int, default=11, help="synthetic clip seed")

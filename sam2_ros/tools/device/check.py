@@ -13,7 +13,7 @@ directory from ``sam2-ros-qnn-manifest``):
    precision;
 5. tracks the same clip with the device backend: time per frame, and the fraction of mask
    pixels that agree with the CPU run;
-6. prints a table and writes a JSON report (schema: :mod:`sam2_ros.tools.device_report`).
+6. prints a table and writes a JSON report (schema: :mod:`sam2_ros.tools.device.report`).
 
 Exit codes: 0 all passed, 1 a check failed (runtime missing, wrong binary, a component, the
 accuracy), 2 bad arguments or an unusable model directory. Every failure names what to try.
@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from sam2_ros.clips.synthetic import SyntheticClip, generate_clip
 from sam2_ros.engine.backends import create_backend
 from sam2_ros.engine.errors import ModelDirError
 from sam2_ros.engine.manifest import Manifest, load_model_dir
-from sam2_ros.evaluation.synthetic import SyntheticClip, generate_clip
-from sam2_ros.tools.device_hints import RUNTIME_HINTS, diagnose, failure
-from sam2_ros.tools.device_measure import (
+from sam2_ros.tools.device.hints import RUNTIME_HINTS, diagnose, failure
+from sam2_ros.tools.device.measure import (
     TRACKED_OBJECTS,
     Clock,
     Probe,
@@ -52,8 +52,8 @@ from sam2_ros.tools.device_measure import (
     seconds_summary,
     track_clip,
 )
-from sam2_ros.tools.device_platform import arch_problem, describe_platform, package_version
-from sam2_ros.tools.device_report import REPORT_SCHEMA, SCHEMA_VERSION, docs_table, format_report, validate
+from sam2_ros.tools.device.platform import arch_problem, describe_platform, package_version
+from sam2_ros.tools.device.report import REPORT_SCHEMA, SCHEMA_VERSION, docs_table, format_report, validate
 
 TOOL = "sam2-ros-device-check"
 BACKENDS = ("aidlite", "qnn")

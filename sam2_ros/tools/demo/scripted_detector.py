@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.evaluation.synthetic import SyntheticClip
+from sam2_ros.clips.synthetic import SyntheticClip
 
 SCORE_RANGE = (0.6, 0.99)
 NOISE_CLIP = 3.0  # noise is clipped at this many standard deviations
