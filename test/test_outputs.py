@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sam2_ros.node.book import ObjectBook
 from sam2_ros.node.outputs import DEPTH, OUTPUT_KINDS, OUTPUTS, VISION
-from sam2_ros.tools import record, rviz_config
+from sam2_ros.tools import rviz_config
+from sam2_ros.tools.bags import record
 
 NODE_MD = Path(__file__).resolve().parent.parent / "docs" / "NODE.md"
 
