@@ -26,5 +26,5 @@ if [[ "${SAM2_ROS_SKIP_EDGETAM:-0}" != "1" ]]; then
 else
   echo "[tests] SAM2_ROS_SKIP_EDGETAM=1: the EdgeTAM suite (test/edgetam) is NOT run"
 fi
-# the main suite last: its summary closes the run
-"$VENV/bin/python" -m pytest test --ignore=test/edgetam "$@"
+# the main suite last: its summary closes the run, after the 15 slowest tests (to keep the suite lean)
+"$VENV/bin/python" -m pytest test --ignore=test/edgetam --durations=15 "$@"
