@@ -153,13 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def reliable(depth: int) -> Any:
-    """A reliable QoS profile of ``depth``."""
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
-
-
 def wait_for_subscribers(args: argparse.Namespace, image_pub: Any, others: list[tuple[Any, str, bool]],
                          stop: threading.Event | None = None) -> None:  # fmt: skip
     """Wait (``--wait-subscribers``, or until ``stop``) for the image readers and one reader of each of
@@ -301,6 +294,7 @@ def _play(args: argparse.Namespace, messages: Any, image_topic: str, compressed:
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
     from sam2_ros.msg import Prompt
+    from sam2_ros.node.qos import qos_profile
     from sam2_ros.tools.bags.source import deserialize
 
     if stop.is_set():
@@ -309,15 +303,15 @@ def _play(args: argparse.Namespace, messages: Any, image_topic: str, compressed:
         node = rclpy.create_node("sam2_ros_player", context=context)
         keep = args.keep_compressed
         image_out = f"{args.topic}/compressed" if keep else args.topic
-        image_pub = node.create_publisher(CompressedImage if keep else Image, image_out, reliable(IMAGE_DEPTH))
-        prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
+        image_pub = node.create_publisher(CompressedImage if keep else Image, image_out, qos_profile(IMAGE_DEPTH))
+        prompt_pub = node.create_publisher(Prompt, args.prompt_topic, qos_profile(50))
         pubs = {image_topic: image_pub}
         others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
         if args.bag_depth:
-            pubs[args.bag_depth] = node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH))
+            pubs[args.bag_depth] = node.create_publisher(Image, args.depth_topic, qos_profile(IMAGE_DEPTH))
             others.append((pubs[args.bag_depth], args.depth_topic, True))
         if args.bag_camera_info:
-            pubs[args.bag_camera_info] = node.create_publisher(CameraInfo, args.camera_info_topic, reliable(10))
+            pubs[args.bag_camera_info] = node.create_publisher(CameraInfo, args.camera_info_topic, qos_profile(10))
             others.append((pubs[args.bag_camera_info], args.camera_info_topic, True))
         n = skipped = 0
         counts = dict.fromkeys(pubs, 0)
@@ -427,6 +421,7 @@ def play_clip(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     from sensor_msgs.msg import Image
 
     from sam2_ros.msg import Prompt
+    from sam2_ros.node.qos import qos_profile
 
     stop = stop or threading.Event()
     clip = synthetic_clip(args) if args.detections_topic or args.synthetic_depth else None
@@ -436,13 +431,13 @@ def play_clip(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         return 0
     with ros_context() as context:
         node = rclpy.create_node("sam2_ros_player", context=context)
-        image_pub = node.create_publisher(Image, args.topic, reliable(IMAGE_DEPTH))
-        prompt_pub = node.create_publisher(Prompt, args.prompt_topic, reliable(50))
+        image_pub = node.create_publisher(Image, args.topic, qos_profile(IMAGE_DEPTH))
+        prompt_pub = node.create_publisher(Prompt, args.prompt_topic, qos_profile(50))
         detection_pub = None
         if args.detections_topic:
             from vision_msgs.msg import Detection2DArray
 
-            detection_pub = node.create_publisher(Detection2DArray, args.detections_topic, reliable(10))
+            detection_pub = node.create_publisher(Detection2DArray, args.detections_topic, qos_profile(10))
         others = [(prompt_pub, args.prompt_topic, False)] if prompts else []
         if detection_pub is not None:
             others.append((detection_pub, args.detections_topic, True))
@@ -451,8 +446,8 @@ def play_clip(args: argparse.Namespace, stop: threading.Event | None = None) -> 
             from sensor_msgs.msg import CameraInfo
 
             depth_pubs = (
-                node.create_publisher(Image, args.depth_topic, reliable(IMAGE_DEPTH)),
-                node.create_publisher(CameraInfo, args.camera_info_topic, reliable(IMAGE_DEPTH)),
+                node.create_publisher(Image, args.depth_topic, qos_profile(IMAGE_DEPTH)),
+                node.create_publisher(CameraInfo, args.camera_info_topic, qos_profile(IMAGE_DEPTH)),
             )
             others += [(depth_pubs[0], args.depth_topic, True), (depth_pubs[1], args.camera_info_topic, True)]
         period = 1.0 / args.rate
