@@ -16,6 +16,7 @@ import numpy as np
 
 from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
+from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.evaluation.reference import OfficialStream
 
 
@@ -24,6 +25,15 @@ def meta_sam2_predictor(model, **options):
     from sam2_ros.evaluation.reference import build_official_predictor
 
     return build_official_predictor(model.checkpoint, model.config, image_size=model.image_size, **options)
+
+
+
+def tracker_with_a_glue_mistake(model_dir) -> Sam2Tracker:
+    """A tracker whose memories carry the temporal encoding of the wrong frame (rolled by one): the
+    kind of glue mistake the parity comparison must catch."""
+    runner = ModelRunner.load(model_dir, threads=2)
+    runner.host = dict(runner.host, maskmem_tpos_enc=np.roll(runner.host["maskmem_tpos_enc"], 1, axis=0))
+    return Sam2Tracker(runner)
 
 
 LOGIT_TOL = 1e-4

@@ -9,14 +9,12 @@ within 1e-4 (absolute) and the visible/occluded decision is identical.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from parity_harness import ParityRecord, _compare, run_scenario
+from parity_harness import ParityRecord, _compare, run_scenario, tracker_with_a_glue_mistake
 
 from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import InvalidInputError, ObjectSnapshot, Sam2Tracker
 from sam2_ros.engine.memory import MemorySelection
-from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.evaluation.reference import OfficialStream, build_official_predictor
 
 
@@ -138,9 +136,7 @@ def test_native_1024(model_1024, clip, tmp_path):
 
 def test_parity_detects_a_glue_mistake(model_small, clip, tmp_path):
     """The comparison can fail: an off-by-one temporal encoding is caught."""
-    runner = ModelRunner.load(model_small.model_dir, threads=2)
-    runner.host = dict(runner.host, maskmem_tpos_enc=np.roll(runner.host["maskmem_tpos_enc"], 1, axis=0))
-    engine = Sam2Tracker(runner)
+    engine = tracker_with_a_glue_mistake(model_small.model_dir)
     with pytest.raises(AssertionError, match="differ"):
         run_scenario(
             model_small, 6, {0: [("points", 1, [clip.first_visible_point(1)], [1])]}, tmp_path=tmp_path, tracker=engine

@@ -8,13 +8,11 @@ after every step, low-res logits and object pointers within 1e-4 and the same vi
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from parity_harness import LOGIT_TOL, run_scenario
+from parity_harness import LOGIT_TOL, run_scenario, tracker_with_a_glue_mistake
 
 from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import Sam2Tracker
-from sam2_ros.engine.runner import ModelRunner
 from sam2_ros.evaluation.edgetam_reference import build_edgetam_predictor
 
 
@@ -113,9 +111,7 @@ def test_long_stream_overflows_memory_bank_with_corrections(edgetam_model, clip,
 
 def test_parity_detects_a_glue_mistake(edgetam_model, clip, tmp_path):
     """The comparison can fail: an off-by-one temporal encoding of the memories is caught."""
-    runner = ModelRunner.load(edgetam_model.model_dir, threads=2)
-    runner.host = dict(runner.host, maskmem_tpos_enc=np.roll(runner.host["maskmem_tpos_enc"], 1, axis=0))
-    engine = Sam2Tracker(runner)
+    engine = tracker_with_a_glue_mistake(edgetam_model.model_dir)
     with pytest.raises(AssertionError, match="differ"):
         run_scenario(
             edgetam_model,
