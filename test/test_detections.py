@@ -1,5 +1,5 @@
 """Detections -> prompts: the association rules (node/detections.py) and the vision_msgs
-conversions (node/vision.py), without DDS. The process-level behaviour is in test_perception.py."""
+conversions (node/outputs.py), without DDS. The process-level behaviour is in test_perception.py."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def test_tracked_detections_and_label_info_messages():
     from vision_msgs import msg as vm
 
     from sam2_ros.engine.results import FrameResult, ObjectResult
-    from sam2_ros.node.vision import label_info_msg, label_map, tracked_detections_msg
+    from sam2_ros.node.outputs import label_info_msg, label_map, tracked_detections_msg
 
     def obj(obj_id, score, rows, cols):
         logits = np.full((16, 16), -10.0, np.float32)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.node.stamps import NS_PER_S, ns_to_stamp, stamp_to_ns
+from sam2_ros.node.conversions import NS_PER_S, ns_to_stamp, stamp_to_ns
 from sam2_ros.tools.node_process import start_node, stop_process
 
 CONFIGS = {  # name: (FASTDDS_BUILTIN_TRANSPORTS or None, reliable input)

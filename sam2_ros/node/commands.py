@@ -1,25 +1,29 @@
-"""The node's input messages as typed commands, made at arrival: prompt, remove, reset, click,
-detections. Each is checked here as far as the image is not needed; `handlers.py` applies it.
+"""The node's command inputs, defined once: the `INPUTS` table (topic, type, QoS, the parameter
+that turns it on, the converter) and the typed commands the converters make at arrival (prompt,
+remove, reset, click, detections); handlers.py applies them.
 
-A command is frozen and carries the stamp of the image it was made on (``stamp_ns``; the
-scheduler reads only that) and its stream. A new input (a new prompt source) is a command class
-and its converter here, and its handler in `handlers.py`.
+A message is checked here as far as the image is not needed. A command is frozen and carries the
+stamp of the image it was made on (``stamp_ns``; the scheduler reads only that) and its stream.
+The node subscribes from the table. A new prompt source is a command class, its converter and its
+row here, its handler in handlers.py and its parameter in params.py.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import Point
+from rosidl_runtime_py.utilities import get_message
 from sensor_msgs.msg import Image
 
 from sam2_ros.msg import Prompt
-from sam2_ros.node.conversions import ConversionError
+from sam2_ros.node.book import MAX_OBJECT_ID
+from sam2_ros.node.conversions import ConversionError, stamp_to_ns
 from sam2_ros.node.detections import Detection
-from sam2_ros.node.stamps import stamp_to_ns
 
 NEW_OBJECT = 0  # Prompt.object_id that asks the node to pick the lowest free id
 NEWEST_FRAME = -1  # stamp_ns of a command on the newest processed frame (clicks: unstamped)
@@ -82,6 +86,7 @@ class Detections:
 Command = AddPrompt | RemoveObject | ResetStream | Click | Detections
 
 
+
 def from_prompt(msg: Prompt) -> AddPrompt | RemoveObject | ResetStream:
     """A Prompt message as a command, its fields that do not depend on the image checked.
 
@@ -93,8 +98,10 @@ def from_prompt(msg: Prompt) -> AddPrompt | RemoveObject | ResetStream:
     if msg.action == Prompt.ACTION_RESET_STREAM:
         return ResetStream(msg.stream, stamp_ns)
     if msg.action == Prompt.ACTION_REMOVE_OBJECT:
-        if not 1 <= msg.object_id <= 255:
-            raise ConversionError("prompt_object_id", f"object_id to remove must be 1..255, got {msg.object_id}")
+        if not 1 <= msg.object_id <= MAX_OBJECT_ID:
+            raise ConversionError(
+                "prompt_object_id", f"object_id to remove must be 1..{MAX_OBJECT_ID}, got {msg.object_id}"
+            )
         return RemoveObject(msg.stream, stamp_ns, msg.object_id)
     if msg.action != Prompt.ACTION_ADD_OR_REFINE:
         raise ConversionError("prompt_action", f"unknown prompt action {msg.action}")
@@ -130,7 +137,7 @@ def from_click(point: Point, stream: str) -> Click:
     return Click(stream, float(point.x), float(point.y))
 
 
-def from_detections(msg: Any, stream: str) -> tuple[Detections, list[ConversionError]]:
+def from_detections(msg: Any, stream: str) -> tuple[Detections, tuple[ConversionError, ...]]:
     """A ``vision_msgs/Detection2DArray`` as a command, and the problems of the detections left out of it.
 
     A detection with a non-finite centre or size, or a size that is not positive, is left out
@@ -155,4 +162,56 @@ def from_detections(msg: Any, stream: str) -> tuple[Detections, list[ConversionE
                 problems.append(ConversionError("detection_not_finite", f"detection {index}: score is {score}"))
                 continue
         kept.append(Detection((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), label, score))
-    return Detections(stream, stamp_to_ns(msg.header.stamp), tuple(kept)), problems
+    return Detections(stream, stamp_to_ns(msg.header.stamp), tuple(kept)), tuple(problems)
+
+
+# ---------------------------------------------------------------------- the input table
+Converted = tuple[Command, tuple[ConversionError, ...]]  # a command and the problems of what was left out of it
+
+
+@dataclass(frozen=True)
+class Input:
+    """One command input of the node.
+
+    ``kind``: what log lines call it; ``msg_type``: its interface (``pkg/msg/Type``);
+    ``convert(msg, stream)``: the command (raises `ConversionError` to drop the whole message);
+    ``topics(image_topic, relative)``: a stream's topics for it, from its image topic and
+    ``relative(kind)`` (the stream's topic of that kind); None: one node-wide topic named ``kind``,
+    each message naming its stream; ``enabled_by``: the bool parameter that turns it on (""
+    always on); ``needs_vision``: it needs vision_msgs; ``depth``, ``reliable``: its QoS.
+    """
+
+    kind: str
+    msg_type: str
+    convert: Callable[[Any, str], Converted]
+    topics: Callable[[str, Callable[[str], str]], tuple[str, ...]] | None = None
+    enabled_by: str = ""
+    needs_vision: bool = False
+    depth: int = 10
+    reliable: bool = True
+
+    def message_class(self) -> type:
+        """The message class (its package must be importable)."""
+        return get_message(self.msg_type)
+
+
+INPUTS: tuple[Input, ...] = (
+    Input("prompt", "sam2_ros/msg/Prompt", lambda msg, _stream: (from_prompt(msg), ()), depth=50),
+    Input(
+        "detections",
+        "vision_msgs/msg/Detection2DArray",
+        lambda msg, stream: from_detections(msg, stream),
+        topics=lambda _image, relative: (relative("detections"),),
+        enabled_by="detection_prompts",
+        needs_vision=True,
+        reliable=False,  # best effort matches reliable and best-effort detectors
+    ),
+    Input(
+        "click",
+        "geometry_msgs/msg/Point",
+        lambda msg, stream: (from_click(msg, stream), ()),
+        # rqt_image_view's clicks on the camera image, or on the overlay (the masks in view)
+        topics=lambda image, relative: (f"{image}_mouse_left", f"{relative('overlay')}_mouse_left"),
+        enabled_by="click_prompts",
+    ),
+)

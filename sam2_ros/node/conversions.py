@@ -1,4 +1,5 @@
-"""ROS messages <-> numpy, for the node. No engine logic here.
+"""ROS messages <-> numpy, and ROS time stamps <-> integer nanoseconds (the key the node gives
+the engine for a frame), for the node. No engine logic here.
 
 Images go through the cv_bridge API (the ROS 2 cv_bridge on a ROS install; the pure-Python
 ``cv-bridge`` package in the pip-only environment, which ignores row padding, so padded rows
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
-from builtin_interfaces.msg import Time
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Vector3
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
@@ -20,11 +21,11 @@ from sam2_ros.engine import FrameResult
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.node.book import ObjectBook
 from sam2_ros.node.depth import Object3D
-from sam2_ros.node.stamps import ns_to_stamp, seconds_to_duration
 
 SUPPORTED_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 ImageMsg: TypeAlias = Image | CompressedImage  # a camera image, raw or compressed
 MIN_IMAGE_SIDE = 2  # the engine's check_image (engine/prompts.py) needs at least 2x2 pixels
+NS_PER_S = 1_000_000_000
 CLIP_CHARS = 80  # user-supplied strings quoted in a warning are cut to this length
 
 
@@ -38,6 +39,22 @@ class ConversionError(ValueError):
     def __init__(self, kind: str, text: str) -> None:
         super().__init__(text)
         self.kind = kind
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """``builtin_interfaces/Time`` (or anything with ``sec`` and ``nanosec``) as nanoseconds."""
+    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    """Nanoseconds as ``builtin_interfaces/Time``."""
+    return Time(sec=int(ns // NS_PER_S), nanosec=int(ns % NS_PER_S))
+
+
+def seconds_to_duration(seconds: float) -> Duration:
+    """Seconds (>= 0) as ``builtin_interfaces/Duration``."""
+    ns = max(0, round(seconds * NS_PER_S))
+    return Duration(sec=int(ns // NS_PER_S), nanosec=int(ns % NS_PER_S))
 
 
 def clip_text(text: str, limit: int = CLIP_CHARS) -> str:

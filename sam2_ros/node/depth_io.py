@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
-from sam2_ros.node.counters import StreamCounters
+from sam2_ros.node.book import StreamCounters
+from sam2_ros.node.conversions import stamp_to_ns
 from sam2_ros.node.depth import (
     DEPTH_ENCODINGS,
     DepthError,
@@ -24,7 +25,6 @@ from sam2_ros.node.depth import (
     intrinsics_for,
     intrinsics_from_k,
 )
-from sam2_ros.node.stamps import stamp_to_ns
 
 DEPTH_KEEP = 16  # depth images kept per stream for pairing
 

@@ -1,5 +1,6 @@
 """Detector boxes -> prompts: which detection is a tracked object, which re-seeds a lost one,
-which adds a new one. Plain Python and numpy, no ROS (the messages are read in vision.py).
+which adds a new one. Plain Python and numpy, no ROS (commands.py reads the messages; the
+`Detections` handler in handlers.py applies the decisions).
 
 The rules (docs/NODE.md, "Detections in"), for the detections of one image, against the objects
 as tracked on that image:

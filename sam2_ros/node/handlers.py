@@ -3,8 +3,9 @@ of one image do to a stream's tracker and object book. Runs on the node's worker
 
 Each handler gets the command and a `Context` (the tracker, the book, the counters, the
 parameter snapshot, a warning callable) and returns the newest frame's result after it, or None
-when it changed no frame. "Which cached frame", "room for a new object" and "which id" are
-answered once each: `cached_frame`, `ObjectBook.room`, `ObjectBook.new_id`.
+when it changed no frame. "Which cached frame", "room for a new object"
+and "which id" are answered once each: `Context.cached_frame`, `ObjectBook.room`,
+`ObjectBook.new_id`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from sam2_ros.engine import FrameResult, InvalidInputError, Sam2Tracker
 from sam2_ros.node import conversions
-from sam2_ros.node.book import ObjectBook
+from sam2_ros.node.book import Box, ObjectBook, StreamCounters, cached_stamps
 from sam2_ros.node.commands import (
     NEW_OBJECT,
     NEWEST_FRAME,
@@ -28,16 +29,15 @@ from sam2_ros.node.commands import (
     RemoveObject,
     ResetStream,
 )
-from sam2_ros.node.conversions import ConversionError
-from sam2_ros.node.counters import StreamCounters
+from sam2_ros.node.conversions import NS_PER_S, ConversionError
 from sam2_ros.node.detections import Action, associate, clip_box
 from sam2_ros.node.params import RuntimeParams
-from sam2_ros.node.stamps import NS_PER_S, cached_stamps
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a handler works on: one stream's state and the job's parameter snapshot.
+    """What a command's handler works on: one stream's tracker, object book and counters, and the
+    job's parameter snapshot.
 
     ``warn(kind, text)`` logs a throttled warning, the stream named in front of ``text``;
     ``topic`` is the stream's image topic; ``unseen`` the job's stamps that match no image received.
@@ -51,30 +51,29 @@ class Context:
     topic: str
     unseen: frozenset[int] = frozenset()
 
+    def cached_frame(self, stamp_ns: int) -> int | None:
+        """The cached frame stamped ``stamp_ns`` (its key), or None: then the newest frame is meant."""
+        return stamp_ns if stamp_ns in self.tracker.cached_keys else None
 
-def cached_frame(tracker: Sam2Tracker, stamp_ns: int) -> int | None:
-    """The cached frame stamped ``stamp_ns`` (its key), or None: then the newest frame is meant."""
-    return stamp_ns if stamp_ns in tracker.cached_keys else None
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the stream's images; a handler asks only once a frame was tracked."""
+        size = self.tracker.image_size
+        if size is None:
+            raise RuntimeError("no frame tracked yet: a handler checks tracker.frame_idx first")
+        return size
 
 
-def image_size(tracker: Sam2Tracker) -> tuple[int, int]:
-    """(height, width) of the stream's images; a handler asks only once a frame was tracked."""
-    size = tracker.image_size
-    if size is None:
-        raise RuntimeError("no frame tracked yet: a handler checks tracker.frame_idx first")
-    return size
+@singledispatch
+def handle(command: Command, ctx: Context) -> FrameResult | None:
+    """Apply ``command`` to its stream; the newest frame's result after it, or None (dropped, or no
+    frame changed)."""
+    raise TypeError(f"no handler for {type(command).__name__}")
 
 
 def reset(ctx: Context) -> None:
     """Forget every object and frame."""
     ctx.tracker.reset()
     ctx.book.clear()
-
-
-@singledispatch
-def handle(command: Command, ctx: Context) -> FrameResult | None:
-    """Apply ``command``; the newest frame's result after it, or None (dropped, or no frame changed)."""
-    raise TypeError(f"no handler for {type(command).__name__}")
 
 
 @handle.register
@@ -132,14 +131,14 @@ def _detections(command: Detections, ctx: Context) -> FrameResult | None:
     ctx.counters.detection_arrays += 1
     if not command.detections:
         return None  # a detector's "nothing seen": nothing to do
-    at = cached_frame(tracker, command.stamp_ns)
+    at = ctx.cached_frame(command.stamp_ns)
     if at is None:
         ctx.warn(
             "detections_late",
             f"detections stamped {stamp} came after their image left the node's frame cache "
             "(or the image was skipped to keep up); applied to the newest image",
         )
-    height, width = image_size(tracker)
+    height, width = ctx.image_size()
     inside = []
     for det in command.detections:
         box = clip_box(det.box, height, width)
@@ -200,7 +199,7 @@ def _has_room(ctx: Context, obj_id: int, source: str) -> bool:
 def _click_on_image(ctx: Context, click: Click) -> np.ndarray | None:
     """A click's point on the image (the far edge, where rqt_image_view's rounding puts some
     clicks, moved onto the last pixel); None, with a warning, when it lies outside."""
-    height, width = image_size(ctx.tracker)
+    height, width = ctx.image_size()
     x, y = click.x, click.y
     if 0 <= x <= width and 0 <= y <= height:
         return np.array([[min(x, width - 1), min(y, height - 1)]], np.float64)
@@ -218,13 +217,13 @@ def _add(ctx: Context, prompt: AddPrompt, source: str) -> FrameResult | None:
             ctx.warn("prompt_max_objects", f"{source} dropped: every object id is in use")
             return None
         obj_id = new_id
-    at = cached_frame(tracker, prompt.stamp_ns)
+    at = ctx.cached_frame(prompt.stamp_ns)
     if at is None and prompt.stamp_ns != NEWEST_FRAME:
         ctx.warn("prompt_stamp", "prompt stamp matches no cached image; applied to the newest image")
     try:
         mask = None
         if prompt.mask_msg is not None:
-            mask = conversions.mask_prompt_to_array(prompt.mask_msg, *image_size(tracker))
+            mask = conversions.mask_prompt_to_array(prompt.mask_msg, *ctx.image_size())
         result = tracker.add_prompt(
             obj_id, points=prompt.points, labels=prompt.labels, box=prompt.box, mask=mask, at=at
         )
@@ -232,6 +231,9 @@ def _add(ctx: Context, prompt: AddPrompt, source: str) -> FrameResult | None:
         kind = exc.kind if isinstance(exc, ConversionError) else "prompt_invalid"
         ctx.warn(kind, f"{source} dropped: {exc}")
         return None
-    box = tuple(float(v) for v in prompt.box) if prompt.box is not None else None
-    ctx.book.add(obj_id, prompt.label, box=box)  # type: ignore[arg-type]
+    box: Box | None = None
+    if prompt.box is not None:
+        x0, y0, x1, y1 = (float(v) for v in prompt.box)
+        box = (x0, y0, x1, y1)
+    ctx.book.add(obj_id, prompt.label, box=box)
     return result

@@ -16,12 +16,12 @@ from types import ModuleType
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
@@ -29,18 +29,16 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from sam2_ros.engine import Sam2RosError, Sam2Tracker
-from sam2_ros.msg import Prompt
-from sam2_ros.node import commands, conversions, vision
-from sam2_ros.node.commands import Command
-from sam2_ros.node.conversions import ConversionError, ImageMsg, quoted
-from sam2_ros.node.counters import StreamCounters
+from sam2_ros.node import conversions
+from sam2_ros.node.book import StreamCounters
+from sam2_ros.node.commands import INPUTS, Command, Input
+from sam2_ros.node.conversions import ConversionError, ImageMsg, quoted, stamp_to_ns
 from sam2_ros.node.depth_io import DepthInbox, camera_info_topic
 from sam2_ros.node.engine_log import route_engine_log, unroute_engine_log
-from sam2_ros.node.outputs import OUTPUTS
+from sam2_ros.node.outputs import OUTPUTS, load_vision
 from sam2_ros.node.params import PARAMETERS, NodeConfig, ParameterSpec, output_topic, read_config, read_runtime
 from sam2_ros.node.qos import qos_profile
 from sam2_ros.node.scheduler import Dropped, Scheduler
-from sam2_ros.node.stamps import stamp_to_ns
 from sam2_ros.node.stream import Stream
 from sam2_ros.node.throttle import WarningThrottle
 
@@ -127,7 +125,7 @@ class Sam2RosNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._config = config
-        self._vision = vision.load()
+        self._vision = load_vision()
         if self._vision is None:
             self.get_logger().warning(
                 "vision_msgs is not installed: detections in, tracked_detections and label_info are off "
@@ -178,10 +176,7 @@ class Sam2RosNode(LifecycleNode):
                     callback_group=self._input_group,
                 )
             )
-        self._subs.append(
-            self.create_subscription(Prompt, "prompt", self._on_prompt, 50, callback_group=self._input_group)
-        )
-        self._subscribe_prompt_sources(self._config)
+        self._subscribe_commands(self._config)
         if self._config.depth_topics:
             self._subscribe_depth(self._config)
         self.get_logger().info("active")
@@ -201,33 +196,33 @@ class Sam2RosNode(LifecycleNode):
                     self.create_subscription(msg_type, topic, store, qos, callback_group=self._input_group)
                 )
 
-    def _subscribe_prompt_sources(self, config: NodeConfig) -> None:
-        """Detections (vision_msgs) and rqt_image_view clicks, per stream, as the parameters ask."""
-        detections = qos_profile(10, reliable=False)  # matches any publisher
-        for stream in self._streams.values():
-            if config.detection_prompts and self._vision is not None:
-                topic = output_topic(config.image_topics, stream.topic, "detections")
-                self._subs.append(
-                    self.create_subscription(
-                        self._vision.Detection2DArray,
-                        topic,
-                        lambda msg, name=stream.name: self._on_detections(name, msg),
-                        detections,
-                        callback_group=self._input_group,
-                    )
-                )
-            if config.click_prompts:  # on the camera image, or on the overlay (the masks in view)
-                overlay = output_topic(config.image_topics, stream.topic, "overlay")
-                for image_topic in (stream.topic, overlay):
-                    self._subs.append(
-                        self.create_subscription(
-                            Point,
-                            f"{image_topic}_mouse_left",
-                            lambda msg, name=stream.name: self._on_click(name, msg),
-                            10,
-                            callback_group=self._input_group,
-                        )
-                    )
+    def _subscribe_commands(self, config: NodeConfig) -> None:
+        """The command inputs of the `INPUTS` table (commands.py) that the parameters turn on: a
+        node-wide topic, or each stream's topics."""
+        for source in INPUTS:
+            if (source.enabled_by and not self.param(source.enabled_by)) or (
+                source.needs_vision and self._vision is None
+            ):
+                continue
+            qos = qos_profile(source.depth, reliable=source.reliable)
+            if source.topics is None:
+                self._subscribe_input(source, source.kind, "", qos)
+                continue
+            for stream in self._streams.values():
+                relative = partial(output_topic, config.image_topics, stream.topic)
+                for topic in source.topics(stream.topic, relative):
+                    self._subscribe_input(source, topic, stream.name, qos)
+
+    def _subscribe_input(self, source: Input, topic: str, stream: str, qos: QoSProfile) -> None:
+        self._subs.append(
+            self.create_subscription(
+                source.message_class(),
+                topic,
+                lambda msg: self._on_command_input(source, stream, msg),
+                qos,
+                callback_group=self._input_group,
+            )
+        )
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         dropped = self.stop_worker()
@@ -297,43 +292,30 @@ class Sam2RosNode(LifecycleNode):
             self._scheduler.reject_image(stream)
         self._warn(problem.kind, f"stream {stream}: image dropped: {problem}")
 
-    def _on_prompt(self, msg: Prompt) -> None:
+    def _on_command_input(self, source: Input, stream: str, msg: Any) -> None:
+        """Turn one input message into a command and queue it (``stream``: "" for a node-wide
+        input, whose message names its stream)."""
+        where = f"stream {stream}: " if stream else ""
         try:
-            command = commands.from_prompt(msg)
+            command, problems = source.convert(msg, stream)
         except ConversionError as exc:
-            self._warn(exc.kind, f"prompt dropped: {exc}")
+            self._warn(exc.kind, f"{where}{source.kind} dropped: {exc}")
             return
+        for problem in problems:
+            self._warn(problem.kind, f"{where}{problem}; dropped")
         name = command.stream or (next(iter(self._streams)) if len(self._streams) == 1 else "")
         if name not in self._streams:
             self._warn(
-                "prompt_unknown_stream",
-                f"prompt dropped: unknown stream {quoted(command.stream)}; streams are {list(self._streams)}",
+                f"{source.kind}_unknown_stream",
+                f"{source.kind} dropped: unknown stream {quoted(command.stream)}; streams are {list(self._streams)}",
             )
             return
-        self._queue_command(name, command, "prompt")
-
-    def _queue_command(self, stream: str, command: Command, what: str) -> None:
-        """Hand a command to the scheduler (dropped while inactive)."""
         with self._cv:
             if self._active:
-                self._scheduler.put_prompt(stream, command)
+                self._scheduler.put_prompt(name, command)
                 self._cv.notify()
                 return
-        self._warn("inactive", f"{what} dropped: the node is not active")
-
-    def _on_detections(self, stream: str, msg: Any) -> None:
-        command, problems = commands.from_detections(msg, stream)
-        for problem in problems:
-            self._warn(problem.kind, f"stream {stream}: {problem}; dropped")
-        self._queue_command(stream, command, "detections")
-
-    def _on_click(self, stream: str, msg: Point) -> None:
-        try:
-            click = commands.from_click(msg, stream)
-        except ConversionError as exc:
-            self._warn(exc.kind, f"stream {stream}: click dropped: {exc}")
-            return
-        self._queue_command(stream, click, "click")
+        self._warn("inactive", f"{source.kind} dropped: the node is not active")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Reset every stream before its next frame; refused (nothing queued) while the node is not active."""

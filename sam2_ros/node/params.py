@@ -15,6 +15,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
 from sam2_ros.engine.results import DEFAULT_SPECK_FRACTION
+from sam2_ros.node.book import MAX_OBJECT_ID
 from sam2_ros.node.detections import DetectionRules
 
 
@@ -132,7 +133,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         _INT,
         "most objects tracked per stream; new objects beyond it are refused with a warning",
         False,
-        (1, 255),
+        (1, MAX_OBJECT_ID),
     ),
     ParameterSpec("mask_threshold", 0.0, _DOUBLE, "mask logit threshold", False, (-20.0, 20.0)),
     ParameterSpec(
@@ -300,6 +301,7 @@ def default(name: str) -> Any:
 def _typed(name: str, get: Callable[[str], Any]) -> Any:
     """Parameter ``name``'s value, converted to its default's type (bool, int, float or str)."""
     return type(SPECS[name].default)(get(name))
+
 
 
 @dataclass(frozen=True)

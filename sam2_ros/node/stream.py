@@ -17,18 +17,16 @@ import numpy as np
 from rclpy.publisher import Publisher
 
 from sam2_ros.engine import FrameResult, InvalidInputError, Sam2Tracker
-from sam2_ros.node import conversions
-from sam2_ros.node.book import ObjectBook
+from sam2_ros.node import conversions  # detections: its handler registers on handle
+from sam2_ros.node.book import ObjectBook, StreamCounters, cached_stamps
 from sam2_ros.node.commands import Command
 from sam2_ros.node.conversions import ConversionError, ImageMsg
-from sam2_ros.node.counters import StreamCounters
 from sam2_ros.node.depth_io import DepthInbox
 from sam2_ros.node.handlers import Context, handle, reset
 from sam2_ros.node.outputs import FrameOutputs, publish_frame
 from sam2_ros.node.params import RuntimeParams
 from sam2_ros.node.publish3d import locate_objects
 from sam2_ros.node.scheduler import Job
-from sam2_ros.node.stamps import cached_stamps
 
 StreamJob = Job[ImageMsg, Command]
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.node.stamps import stamp_to_ns
+from sam2_ros.node.conversions import stamp_to_ns
 from sam2_ros.resources import demo_prompts
 from sam2_ros.tools.bags.record import DIAGNOSTICS, OUTPUT_KINDS
 from sam2_ros.tools.bags.writer import BagRecorder, BagWriter, output_selector
