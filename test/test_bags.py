@@ -14,125 +14,36 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from bag_harness import (
+    CHATTER,
+    DEPTH,
+    FRAMES,
+    IMAGE,
+    INFO,
+    JPEG,
+    PERIOD_NS,
+    PNG,
+    T0,
+    TYPES,
+    H,
+    W,
+    camera_info,
+    compressed,
+    depth,
+    depth_array,
+    image,
+    recorded,
+    rgb_frame,
+    write_bag,
+)
 from ros_harness import ros_environment, wait_until
 
 from sam2_ros.tools.bags import source as bags
 from sam2_ros.tools.demo import player
 from sam2_ros.tools.demo.media import load_prompt_script, load_prompts
 
-T0 = 1_700_000_000_000_000_000  # bag time of the first image (ns)
-PERIOD_NS = 250_000_000  # images 4 Hz as recorded
-FRAMES = 5
-H, W = 24, 32
-IMAGE, PNG, JPEG = "/cam/image_raw", "/cam/png/compressed", "/cam/jpeg/compressed"
-DEPTH, INFO, CHATTER = "/cam/depth", "/cam/camera_info", "/chatter"
-TYPES = {
-    IMAGE: bags.IMAGE,
-    PNG: bags.COMPRESSED_IMAGE,
-    JPEG: bags.COMPRESSED_IMAGE,
-    DEPTH: bags.IMAGE,
-    INFO: bags.CAMERA_INFO,
-    CHATTER: "std_msgs/msg/String",
-}
 TIMEOUT = 60.0
-
-
-def rgb_frame(i: int) -> np.ndarray:
-    """A smooth RGB frame (JPEG keeps it close), different for each ``i``."""
-    y, x = np.mgrid[0:H, 0:W]
-    return np.stack([x * 4 + i * 10, y * 8 + 10, np.full_like(x, 200 - i * 30)], axis=2).astype(np.uint8)
-
-
-def image(i: int):
-    from sensor_msgs.msg import Image
-
-    msg = Image(height=H, width=W, encoding="rgb8", step=W * 3)
-    msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + i, 7 * i  # not the bag time: must be kept
-    msg.header.frame_id = "cam_optical"
-    msg.data = rgb_frame(i).tobytes()
-    return msg
-
-
-def compressed(i: int, kind: str):
-    from sensor_msgs.msg import CompressedImage
-
-    bgr = np.ascontiguousarray(rgb_frame(i)[..., ::-1])
-    ok, data = cv2.imencode(f".{kind}", bgr)
-    assert ok
-    msg = CompressedImage(format="rgb8; png compressed bgr8" if kind == "png" else "jpeg", data=data.tobytes())
-    msg.header = image(i).header
-    return msg
-
-
-def depth_array(i: int) -> np.ndarray:
-    return (np.arange(H * W, dtype=np.uint16).reshape(H, W) + 1000 * (i + 1)).astype(np.uint16)
-
-
-def depth(i: int):
-    from sensor_msgs.msg import Image
-
-    msg = Image(height=H, width=W, encoding="16UC1", step=W * 2)
-    msg.header = image(i).header
-    msg.data = depth_array(i).tobytes()
-    return msg
-
-
-def camera_info(i: int):
-    from sensor_msgs.msg import CameraInfo
-
-    msg = CameraInfo(height=H, width=W, distortion_model="plumb_bob")
-    msg.header = image(max(i, 0)).header
-    msg.k = [100.0 + i, 0.0, W / 2, 0.0, 100.0 + i, H / 2, 0.0, 0.0, 1.0]
-    return msg
-
-
-def recorded(frames: int = FRAMES, topics: tuple[str, ...] = tuple(TYPES)) -> list[tuple[int, str, object]]:
-    """(bag time, topic, message) of a recording: one CameraInfo before the first image, then per image
-    (every PERIOD_NS) its compressed copies, depth and CameraInfo a few ms after it."""
-    from std_msgs.msg import String
-
-    out = [(T0 - 50_000_000, INFO, camera_info(-1))]
-    for i in range(frames):
-        t = T0 + i * PERIOD_NS
-        out += [(t, IMAGE, image(i)), (t + 1_000_000, PNG, compressed(i, "png"))]
-        out += [(t + 2_000_000, JPEG, compressed(i, "jpeg")), (t + 3_000_000, DEPTH, depth(i))]
-        out += [(t + 4_000_000, INFO, camera_info(i))]
-    out.append((T0 + 20_000_000, CHATTER, String(data="hello")))
-    return sorted((m for m in out if m[1] in topics), key=lambda m: m[0])
-
-
-def write_bag(path: Path, storage: str, metadata: bool = True, topics: tuple[str, ...] = tuple(TYPES)) -> Path:
-    """A bag at ``path`` (a folder) written by rosbags from rclpy-serialized messages, in reverse time order
-    (the reader must sort); ``metadata=False`` deletes metadata.yaml afterwards."""
-    from rclpy.serialization import serialize_message
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
-
-    store = get_typestore(Stores.ROS2_KILTED)
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    with Writer(path, version=9, storage_plugin=plugin) as writer:
-        conns = {topic: writer.add_connection(topic, TYPES[topic], typestore=store) for topic in topics}
-        for t, topic, msg in reversed(recorded(topics=topics)):
-            writer.write(conns[topic], t, serialize_message(msg))
-    if not metadata:
-        (path / "metadata.yaml").unlink()
-    return path
-
-
 VARIANTS = ["db3", "db3-no-metadata", "mcap", "mcap-no-metadata", "mcap-file", "db3-file"]
-
-
-@pytest.fixture(scope="module")
-def bag_paths(tmp_path_factory) -> dict[str, Path]:
-    """Every variant of the same recording: folders with and without metadata.yaml, and single files."""
-    root = tmp_path_factory.mktemp("bags")
-    paths = {}
-    for storage in ("db3", "mcap"):
-        paths[storage] = write_bag(root / storage, storage)
-        paths[f"{storage}-no-metadata"] = write_bag(root / f"{storage}_bare", storage, metadata=False)
-        paths[f"{storage}-file"] = paths[f"{storage}-no-metadata"] / f"{storage}_bare.{storage}"
-        assert paths[f"{storage}-file"].is_file()
-    return paths
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
