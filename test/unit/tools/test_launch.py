@@ -26,7 +26,7 @@ from sam2_ros.tools.launch_support import (
     resolve_topic,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 LAUNCH_FILE = REPO / "launch" / "sam2_ros.launch.py"
 PARAMS_FILE = REPO / "config" / "sam2_ros.yaml"
 RVIZ_TEMPLATE = REPO / "rviz" / "sam2_ros.rviz"

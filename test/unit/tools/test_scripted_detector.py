@@ -18,7 +18,7 @@ from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.tools.demo import node_demo, player
 from sam2_ros.tools.demo.scripted_detector import NOISE_CLIP, SCORE_RANGE, Detection, detect, detection_array
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from sam2_ros.tools.device.hints import diagnose
 from sam2_ros.tools.device.platform import arch_problem, describe_platform, read_soc
 from sam2_ros.tools.device.report import REPORT_SCHEMA, format_report, validate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 QUICK = ["--runs", "2", "--frames", "2", "-q"]
 
 

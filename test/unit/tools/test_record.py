@@ -30,7 +30,7 @@ from sam2_ros.tools.bags.writer import (
     request_qos,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 60.0
 
 
