@@ -1,16 +1,22 @@
 """The recording the bag tests write: its topics, its messages (real rclpy messages, built here) and
 ``write_bag``, which writes it with rosbags' Writer as sqlite3 or MCAP, with or without metadata.yaml.
 
+``read_bag`` and ``read_with_mcap_ros2`` read a recorded bag back from the definitions embedded in it
+alone (rosbags' AnyReader on an empty typestore; Foxglove's mcap reader and mcap_ros2 decoder).
+
 Shared by the player's bag tests (unit/tools/test_bags.py, process/tools/test_bags_process.py) and the
 export's calibration on bags (unit/export/test_calibration.py); the ``bag_paths`` fixture (conftest.py)
-writes every variant once per module."""
+writes every variant once per module; the recorder's tests (unit/tools/test_record.py,
+process/tools/test_record_process.py) read their bags back."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from sam2_ros.tools.bags import source as bags
 
@@ -110,3 +116,33 @@ def write_bag(path: Path, storage: str, metadata: bool = True, topics: tuple[str
     if not metadata:
         (path / "metadata.yaml").unlink()
     return path
+
+
+def read_bag(path: Path) -> tuple[dict, dict, dict]:
+    """(topic -> type, topic -> offered QoS list, topic -> [(log time, message)]), decoded from the bag alone."""
+    from rosbags.highlevel import AnyReader
+
+    messages: dict[str, list] = defaultdict(list)
+    with AnyReader([path]) as reader:  # no default typestore: the embedded definitions or nothing
+        types = {c.topic: c.msgtype for c in reader.connections}
+        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+        for connection, timestamp, data in reader.messages():
+            messages[connection.topic].append((timestamp, reader.deserialize(data, connection.msgtype)))
+    return types, qos, messages
+
+
+def read_with_mcap_ros2(path: Path) -> tuple[dict, dict]:
+    """(topic -> (schema name, encoding), topic -> decoded messages) with Foxglove's mcap libraries."""
+    pytest.importorskip("mcap_ros2")
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    decoded: dict[str, list] = defaultdict(list)
+    with open(path, "rb") as handle:
+        reader = make_reader(handle, decoder_factories=[DecoderFactory()])
+        summary = reader.get_summary()
+        schemas = {c.topic: (summary.schemas[c.schema_id].name, summary.schemas[c.schema_id].encoding)
+                   for c in summary.channels.values()}  # fmt: skip
+        for _, channel, _, message in reader.iter_decoded_messages():
+            decoded[channel.topic].append(message)
+    return schemas, decoded
