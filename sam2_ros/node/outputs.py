@@ -3,7 +3,7 @@ it needs, whether it is built only while subscribed, and its builder.
 
 The node creates its publishers and publishes each frame from this table; the recorder
 (tools/record.py), the launch file's RViz config (tools/rviz_config.py) and docs/NODE.md's topic
-table (test/test_outputs.py) read it too. A new output topic is a row here and its builder.
+table (test/unit/node/test_outputs.py) read it too. A new output topic is a row here and its builder.
 """
 
 from __future__ import annotations
