@@ -4,10 +4,10 @@
 ``read_bag`` and ``read_with_mcap_ros2`` read a recorded bag back from the definitions embedded in it
 alone (rosbags' AnyReader on an empty typestore; Foxglove's mcap reader and mcap_ros2 decoder).
 
-Shared by the player's bag tests (unit/tools/test_bags.py, process/tools/test_bags_process.py) and the
-export's calibration on bags (unit/export/test_calibration.py); the ``bag_paths`` fixture (conftest.py)
-writes every variant once per module; the recorder's tests (unit/tools/test_record.py,
-process/tools/test_record_process.py) read their bags back."""
+Shared by the player's bag tests (test/unit/tools/test_bags.py, test/process/tools/test_bags_process.py) and the
+export's calibration on bags (test/unit/export/test_calibration.py); the ``bag_paths`` fixture (conftest.py)
+writes every variant once per module; the recorder's tests (test/unit/tools/test_record.py,
+test/process/tools/test_record_process.py) read their bags back."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The export tool as a program: ``python -m sam2_ros.export`` in its own interpreter. The export itself, in
-this process: unit/export/test_export.py."""
+this process: test/unit/export/test_export.py."""
 
 from __future__ import annotations
 

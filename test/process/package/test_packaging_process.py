@@ -1,6 +1,6 @@
 """Packaging promises kept by separate processes: the runtime engine imports neither torch nor rclpy (a fresh
 interpreter); the node demo runs player -> node -> recorder over DDS; the benchmark runs (its RSS workers are
-processes of their own). In this process: unit/package/test_packaging.py."""
+processes of their own). In this process: test/unit/package/test_packaging.py."""
 
 from __future__ import annotations
 

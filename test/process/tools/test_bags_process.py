@@ -1,6 +1,6 @@
 """The player over DDS: bags written by test/bag_harness.py played by the player process into this process's
 ROS client, the image, depth, camera info and timed prompts as recorded; a recorded clip through the real
-node; the player stopped by a signal (all `slow`). Reading the bags, without a process: unit/tools/test_bags.py."""
+node; the player stopped by a signal (all `slow`). Reading the bags, without a process: test/unit/tools/test_bags.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``sam2-ros-device-check`` as a program: ``python -m`` (help, schema, a bad option), the venv's console script,
 and its imports in a fresh interpreter (neither torch nor rclpy). The check itself, in this process:
-unit/tools/test_device_check.py."""
+test/unit/tools/test_device_check.py."""
 
 from __future__ import annotations
 

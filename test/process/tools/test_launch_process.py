@@ -1,6 +1,6 @@
 """The launch file run through launch_ros's own Python API (LaunchService), where launch_ros exists: the
 launched node's parameters read over DDS from this process. Its logic and the file checked statically:
-unit/tools/test_launch.py."""
+test/unit/tools/test_launch.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Bags out, recorded by the programs: ``sam2-ros-record`` (``python -m``) on nothing and on a live node
 over DDS (its outputs, and with --inputs what the node subscribes to), the demo's demo.mcap. Each bag is read
 back from the definitions embedded in it (test/bag_harness.py). The writer and the recorder's choices, in this
-process: unit/tools/test_record.py."""
+process: test/unit/tools/test_record.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The scripted detector (issue 13) as programs: the player publishing its Detection2DArray per frame over
-DDS, and the node demo prompted by it. The detector itself, in this process: unit/tools/test_scripted_detector.py."""
+DDS, and the node demo prompted by it. The detector itself, in this process:
+test/unit/tools/test_scripted_detector.py."""
 
 from __future__ import annotations
 

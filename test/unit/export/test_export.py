@@ -1,6 +1,6 @@
 """The export tool: its output, and clear errors with no partial directory left behind.
 
-As a program (``python -m sam2_ros.export``): process/export/test_export_process.py."""
+As a program (``python -m sam2_ros.export``): test/process/export/test_export_process.py."""
 
 from __future__ import annotations
 

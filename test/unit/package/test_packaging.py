@@ -1,5 +1,6 @@
 """Packaging promises, in this process: the engine demo runs and its prompts fall on their objects; the result
-benchmark runs. In other processes (a fresh interpreter, the node demo): process/package/test_packaging_process.py."""
+benchmark runs. In other processes (a fresh interpreter, the node demo):
+test/process/package/test_packaging_process.py."""
 
 from __future__ import annotations
 

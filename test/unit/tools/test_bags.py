@@ -1,7 +1,7 @@
 """rosbag2 recordings in the player: bags written with rosbags' Writer (sqlite3 and mcap, with and without
 metadata.yaml) from real rclpy messages (test/bag_harness.py), read back through sam2_ros.tools.bags.source,
 and the player's bag options, without a process. Played over DDS by the player process:
-process/tools/test_bags_process.py."""
+test/process/tools/test_bags_process.py."""
 
 from __future__ import annotations
 

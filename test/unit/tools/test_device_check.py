@@ -4,7 +4,7 @@ It runs here with the ``qnn`` backend on the HTP simulator and with the ``aidlit
 the test double of APLUX's module, on the small 128 px model (``model_qnn``). Wrong-arch
 binaries, missing runtimes and runtime errors must end in a clear message, a nonzero exit code
 and a report that still follows its schema. As a program (``python -m``, the console script):
-process/tools/test_device_check_process.py.
+test/process/tools/test_device_check_process.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The launch file: its logic unit-tested (launch_support, rviz_config) and the file itself checked
-statically everywhere. Run through launch_ros's own Python API: process/tools/test_launch_process.py.
+statically everywhere. Run through launch_ros's own Python API: test/process/tools/test_launch_process.py.
 """
 
 from __future__ import annotations

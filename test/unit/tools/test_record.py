@@ -3,7 +3,7 @@
 Each bag is read back with rosbags' AnyReader on an empty typestore (every type from the definitions
 embedded in the bag, nothing from a ROS install) and, where installed, with Foxglove's own
 ``mcap`` reader and ``mcap_ros2`` decoder (test/bag_harness.py). The recorder and the demo as programs:
-process/tools/test_record_process.py.
+test/process/tools/test_record_process.py.
 """
 
 from __future__ import annotations

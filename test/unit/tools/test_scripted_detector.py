@@ -1,5 +1,5 @@
 """The scripted detector (issue 13): ground-truth boxes plus noise, as vision_msgs, through the demo
-(as programs, over DDS: process/tools/test_scripted_detector_process.py)."""
+(as programs, over DDS: test/process/tools/test_scripted_detector_process.py)."""
 
 from __future__ import annotations
 
