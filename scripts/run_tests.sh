@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup_env.sh"
 VENV="${SAM2_ROS_VENV:-$ROOT/.venv}"
 # The upstream ROS 2 launch system and `ros2` command line, where this machine has them (CI does):
-# test/test_ros2cli.py then runs `ros2 launch`, `ros2 param`, ... against the package (it skips,
+# test/process/package/test_ros2cli.py then runs `ros2 launch`, `ros2 param`, ... against the package (it skips,
 # saying why, without them). Idempotent, with its own stamp in the venv.
 ROS2_CLI="$ROOT/../shared/ros2-cli"
 if [[ -d "$ROS2_CLI" ]]; then

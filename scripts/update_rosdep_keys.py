@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate test/data/rosdep_keys.txt, the rosdep keys test/test_package_xml.py accepts in package.xml.
+"""Regenerate test/data/rosdep_keys.txt, the rosdep keys test/unit/package/test_package_xml.py accepts in package.xml.
 
 Reads a local checkout of https://github.com/ros/rosdistro (nothing is downloaded):
 
@@ -97,7 +97,7 @@ def snapshot(rosdistro: Path) -> tuple[str, str]:
 
 def render(entries: dict[str, list[str]], commit: str, commit_date: str, generated: str) -> str:
     header = [
-        "Known rosdep keys: test/test_package_xml.py requires every *depend of package.xml to be one.",
+        "Known rosdep keys: test/unit/package/test_package_xml.py requires every *depend of package.xml to be one.",
         f"Source: https://github.com/ros/rosdistro commit {commit} ({commit_date}):",
         f"  {', '.join(ROSDEP_FILES)}, {', '.join(f'{d}/distribution.yaml' for d in DISTROS)}.",
         f"Generated: {generated} by scripts/update_rosdep_keys.py.",

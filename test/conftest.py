@@ -130,3 +130,19 @@ def client():
 
     with ros_client() as ros:
         yield ros
+
+
+@pytest.fixture(scope="module")
+def bag_paths(tmp_path_factory) -> dict[str, Path]:
+    """Every variant of the same recording (test/bag_harness.py): folders with and without metadata.yaml, and
+    single files."""
+    from bag_harness import write_bag
+
+    root = tmp_path_factory.mktemp("bags")
+    paths = {}
+    for storage in ("db3", "mcap"):
+        paths[storage] = write_bag(root / storage, storage)
+        paths[f"{storage}-no-metadata"] = write_bag(root / f"{storage}_bare", storage, metadata=False)
+        paths[f"{storage}-file"] = paths[f"{storage}-no-metadata"] / f"{storage}_bare.{storage}"
+        assert paths[f"{storage}-file"].is_file()
+    return paths

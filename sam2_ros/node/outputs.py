@@ -5,7 +5,7 @@ publish3d.py.
 
 The node creates its publishers and publishes each frame from this table; the recorder
 (tools/bags/record.py), the launch file's RViz config (tools/rviz_config.py) and docs/NODE.md's
-topic table (test/test_outputs.py) read it too. A new output topic is a row here and its builder.
+topic table (test/unit/node/test_outputs.py) read it too. A new output topic is a row here and its builder.
 vision_msgs is optional: `load_vision` says whether it can be imported; without it the node turns
 its outputs off with one warning.
 """

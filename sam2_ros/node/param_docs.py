@@ -3,7 +3,7 @@
     python -m sam2_ros.node.param_docs           # rewrite both in the checkout (run from its root)
     python -m sam2_ros.node.param_docs --check   # exit 1 naming the files that differ from the table
 
-test/test_params.py fails when either file drifts from the table.
+test/unit/node/test_params.py fails when either file drifts from the table.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ YAML_HEADER = """\
 # A copy keeps the values it was made with: after an upgrade, compare it with this file.
 #
 # Written from sam2_ros/node/params.py (the one place defaults live) by
-# `python -m sam2_ros.node.param_docs`; test/test_params.py keeps it equal to that table. Lists
+# `python -m sam2_ros.node.param_docs`; test/unit/node/test_params.py keeps it equal to that table. Lists
 # that are empty by default are commented out: the ROS parameters-file parser gives `[]` no type.
 #
 # The launch arguments model_dir, backend, aidlite_accelerator, openvino_device,

@@ -2,7 +2,7 @@
 
 Defaults live here only. config/sam2_ros.yaml (a full copy for users to edit) and docs/NODE.md's
 parameter table are written from this table by ``python -m sam2_ros.node.param_docs``, and
-test/test_params.py fails when either drifts from it.
+test/unit/node/test_params.py fails when either drifts from it.
 """
 
 from __future__ import annotations

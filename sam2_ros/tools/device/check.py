@@ -61,7 +61,7 @@ DEFAULT_RUNS = 20
 DEFAULT_FRAMES = 10
 DEFAULT_SEED = 4_000_000  # apart from evaluation (< 1e6), training (1e6+) and calibration (3e6) seeds
 CLIP_SIZE = (240, 320)  # height, width of the synthetic camera frames
-# Largest error against fp32, relative to max(1, |fp32|), per precision (as test/test_qualcomm.py).
+# Largest error against fp32, relative to max(1, |fp32|), per precision (as test/unit/engine/test_qualcomm.py).
 TOLERANCES = {"fp32": 1e-4, "fp16": 2e-2, "w8a16": 0.25, "int16": 0.25, "w8a8": 0.25, "int8": 0.25}
 # Fraction of mask pixels that must agree with the CPU run, per precision (the lowest one present wins).
 MIN_AGREEMENT = {"fp32": 0.999, "fp16": 0.98, "w8a16": 0.95, "int16": 0.95, "w8a8": 0.9, "int8": 0.9}

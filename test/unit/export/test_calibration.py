@@ -1,5 +1,5 @@
 """Calibration on the user's own frames (``--calibration``): image folders, videos and rosbag2
-recordings (written here with rosbags from real rclpy messages, as test_bags.py does), read
+recordings (written with rosbags from real rclpy messages by test/bag_harness.py), read
 without rclpy; bad sources fail before any export work with exit code 2 and the reason."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from bag_harness import CHATTER, DEPTH, IMAGE, INFO, JPEG, PNG, rgb_frame, write_bag
 from PIL import Image
-from test_bags import CHATTER, DEPTH, IMAGE, INFO, JPEG, PNG, rgb_frame, write_bag
 
 from sam2_ros.engine.errors import ExportError
 from sam2_ros.export.calibration import evenly, load_frames

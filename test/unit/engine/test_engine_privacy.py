@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PRIVATE = re.compile(r"_[a-z]\w*")
 # the hooks the tracker once kept for white-box tests; they must not come back
 FORMER_HOOKS = {"_tracks", "_host"}

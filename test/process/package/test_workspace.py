@@ -25,7 +25,7 @@ from ros_harness import ros_environment, wait_until
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
 EXECUTABLES = [
     line.split("=")[0].strip()

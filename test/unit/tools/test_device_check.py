@@ -3,13 +3,13 @@
 It runs here with the ``qnn`` backend on the HTP simulator and with the ``aidlite`` backend on
 the test double of APLUX's module, on the small 128 px model (``model_qnn``). Wrong-arch
 binaries, missing runtimes and runtime errors must end in a clear message, a nonzero exit code
-and a report that still follows its schema.
+and a report that still follows its schema. As a program (``python -m``, the console script):
+test/process/tools/test_device_check_process.py.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from sam2_ros.tools.device.hints import diagnose
 from sam2_ros.tools.device.platform import arch_problem, describe_platform, read_soc
 from sam2_ros.tools.device.report import REPORT_SCHEMA, format_report, validate
 
-REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--runs", "2", "--frames", "2", "-q"]
 
 
@@ -125,43 +124,6 @@ def test_schema_check_catches_broken_reports(tmp_path):
     assert any("settings.runs: expected integer" in p for p in problems)
     assert any("$.status" in p for p in problems) and any("failures[0].kind" in p for p in problems)
     assert validate({**report, "duration_s": float("nan")}, REPORT_SCHEMA)  # JSON has no NaN
-
-
-def test_cli_entry_point_and_schema(tmp_path):
-    lines = (REPO / "scripts" / "executables.txt").read_text().splitlines()
-    assert "sam2-ros-device-check = sam2_ros.tools.device.check:main" in lines
-    done = subprocess.run(
-        [sys.executable, "-m", "sam2_ros.tools.device.check", "--help"], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0 and "usage: sam2-ros-device-check" in done.stdout and "--htp-arch" in done.stdout
-    done = subprocess.run(
-        [sys.executable, "-m", "sam2_ros.tools.device.check", "--print-schema"], capture_output=True, text=True
-    )
-    assert json.loads(done.stdout) == json.loads(json.dumps(REPORT_SCHEMA))
-    done = subprocess.run(
-        [sys.executable, "-m", "sam2_ros.tools.device.check", str(tmp_path), "--backend-option", "nokey"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2 and "KEY=VALUE" in done.stderr
-
-
-@pytest.mark.slow  # the venv's console script (colcon test runs another Python; test_workspace checks ros2 run)
-def test_console_script_is_installed():
-    script = Path(sys.executable).parent / "sam2-ros-device-check"
-    assert script.is_file(), "sam2-ros-device-check is not installed: re-run scripts/setup_env.sh"
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "usage: sam2-ros-device-check" in done.stdout
-
-
-def test_the_tool_imports_neither_torch_nor_rclpy():
-    code = (
-        "import sys, sam2_ros.tools.device.check\n"
-        "bad = [m for m in ('torch', 'rclpy', 'sam2', 'onnx') if m in sys.modules]\n"
-        "assert not bad, bad\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 # ---------------------------------------------------------------------------- on the model

@@ -11,7 +11,7 @@ from sam2_ros.node.outputs import DEPTH, OUTPUT_KINDS, OUTPUTS, VISION
 from sam2_ros.tools import rviz_config
 from sam2_ros.tools.bags import record
 
-NODE_MD = Path(__file__).resolve().parent.parent / "docs" / "NODE.md"
+NODE_MD = Path(__file__).resolve().parents[3] / "docs" / "NODE.md"
 
 
 def documented_outputs() -> dict[str, str]:

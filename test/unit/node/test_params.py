@@ -14,7 +14,7 @@ from sam2_ros.node import param_docs
 from sam2_ros.node.detections import DetectionRules
 from sam2_ros.node.params import PARAMETERS, SPECS, default, read_config, read_rules
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "config" / "sam2_ros.yaml"
 DOC = REPO / "docs" / "NODE.md"
 CHOICE_PARAMETERS = ("aidlite_accelerator", "openvino_precision", "image_transport", "input_reliability",

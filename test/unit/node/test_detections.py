@@ -212,7 +212,7 @@ def test_tracked_detections_and_label_info_messages():
 
 
 def test_detections_module_imports_nothing_from_ros():
-    source = Path(__file__).resolve().parent.parent / "sam2_ros" / "node" / "detections.py"
+    source = Path(__file__).resolve().parents[3] / "sam2_ros" / "node" / "detections.py"
     tree = ast.parse(source.read_text())
     modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

@@ -37,7 +37,7 @@ from ros_harness import ros_environment, wait_until
 
 from sam2_ros.node.params import SPECS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 VENV = Path(sys.prefix)
 ROS2_CLI_DIR = REPO.parent / "shared" / "ros2-cli"
 ROS2 = VENV / "bin" / "ros2"

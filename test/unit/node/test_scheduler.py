@@ -344,7 +344,7 @@ def test_job_is_frozen(sched):
 
 
 def test_scheduler_imports_nothing_from_ros():
-    source = Path(__file__).resolve().parent.parent / "sam2_ros" / "node" / "scheduler.py"
+    source = Path(__file__).resolve().parents[3] / "sam2_ros" / "node" / "scheduler.py"
     tree = ast.parse(source.read_text())
     modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "sam2_ros"
 TOOLS = PACKAGE / "tools"
 DOC = ROOT / "docs" / "ARCHITECTURE.md"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_XML = ROOT / "package.xml"
 KNOWN_KEYS = ROOT / "test" / "data" / "rosdep_keys.txt"
 
@@ -146,7 +146,7 @@ def test_no_dependency_is_declared_twice():
     [
         ("sam2_ros", ("sam2_ros/**/*.py",), RUN_TAGS),
         ("launch", ("launch/*.py",), RUN_TAGS),
-        ("test", ("test/*.py",), RUN_TAGS + TEST_TAGS),
+        ("test", ("test/*.py", "test/unit/**/*.py", "test/process/**/*.py"), RUN_TAGS + TEST_TAGS),
     ],
 )
 def test_every_imported_ros_package_is_declared(where, patterns, tags):
