@@ -10,7 +10,6 @@ pointers agree within 1e-4 (absolute) and the visible/occluded decision is ident
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -164,4 +163,25 @@ def _scenario_key(model, num_frames, script, seed, official_options, reference) 
         seed,
         sorted((official_options or {}).items()),
     )
-    return hashlib.sha256(pickle.dumps(what)).hexdigest()
+    digest = hashlib.sha256()
+    _digest(what, digest)
+    return digest.hexdigest()
+
+
+def _digest(value, digest) -> None:
+    """Feed ``value`` (nested tuples, lists, dicts, arrays and scalars) into ``digest``: arrays by
+    dtype, shape and bytes, everything else by repr."""
+    if isinstance(value, np.ndarray):
+        digest.update(f"array {value.dtype} {value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        digest.update(b"dict")
+        for key in sorted(value):
+            _digest(key, digest)
+            _digest(value[key], digest)
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__} {len(value)}".encode())
+        for item in value:
+            _digest(item, digest)
+    else:
+        digest.update(repr(value).encode())
