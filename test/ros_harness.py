@@ -23,6 +23,33 @@ import numpy as np
 from sam2_ros.resources import params_file
 
 PARAMS_FILE = params_file()  # the shipped params file, as the package finds it (the node tests use it)
+POLL_S = 0.02  # how often wait_until looks again when nothing arrives in between
+
+
+class _Wakeups:
+    """A counter of arrivals (messages, service answers) that waiters sleep on: `wait_until`
+    looks again as soon as something arrives, and at least every `POLL_S`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def notify(self, *_: Any) -> None:
+        with self._cond:
+            self._count += 1
+            self._cond.notify_all()
+
+    def count(self) -> int:
+        with self._cond:
+            return self._count
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Until an arrival after ``seen`` (a `count`), at most ``timeout`` s."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._count != seen, timeout)
+
+
+_wakeups = _Wakeups()
 
 
 def ros_environment() -> dict[str, str]:
@@ -134,6 +161,7 @@ class Client:
             with self.lock:
                 self.received[topic].append(msg)
                 self._arrivals[topic].append((now, msg))
+            _wakeups.notify()
 
         self._subs[topic] = self.node.create_subscription(msg_type, topic, store, 50)
 
@@ -174,15 +202,17 @@ class Client:
 
     def call(self, srv_type: Any, name: str, request: Any, timeout: float = 30.0) -> Any:
         """Call service ``name`` and wait for its answer (one client per service, kept: a new
-        client would wait for discovery on every call)."""
+        client would wait for discovery on every call). The wait ends when the answer arrives
+        (rclpy's ``wait_for_service`` sleeps in steps of 0.25 s, and polling the future cost
+        up to a 20 ms tick per call)."""
         with self.lock:
             client = self._clients.get(name)
             if client is None:
                 client = self._clients[name] = self.node.create_client(srv_type, name)
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise TimeoutError(f"service {name} not available")
+        wait_until(client.service_is_ready, timeout, f"service {name} to be available")
         future = client.call_async(request)
-        wait_until(future.done, timeout, f"service {name} did not answer")
+        future.add_done_callback(_wakeups.notify)
+        wait_until(future.done, timeout, f"service {name} to answer")
         return future.result()
 
 
@@ -202,14 +232,18 @@ def ros_client() -> Iterator[Client]:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
-    """Poll ``predicate`` until truthy; raise TimeoutError with ``what``."""
+    """Look at ``predicate`` whenever a message or service answer arrives, and every `POLL_S`,
+    until it is truthy (its value); raise TimeoutError with ``what``."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
+        seen = _wakeups.count()
         value = predicate()
         if value:
             return value
-        time.sleep(0.02)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        _wakeups.wait(seen, min(POLL_S, left))
 
 
 def publish_until(publish: Callable[[], Any], predicate: Callable[[], Any], timeout: float, what: str) -> Any:
