@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, image_msg, mask_array, prompt_msg, publish_until, wait_until
+from ros_harness import mask_array, running_node, wait_until
 
 from sam2_ros.clips.synthetic import generate_clip
 
@@ -48,60 +48,14 @@ def info_msg(intrinsics, width: int, height: int, stamp_sec: int = 0):
     return msg
 
 
-class Camera:
-    """The node and a depth camera around it: colour, depth and camera info per frame."""
-
-    def __init__(self, client, node: NodeProcess, clip):
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-        from vision_msgs.msg import Detection3DArray
-        from visualization_msgs.msg import MarkerArray
-
-        self.client, self.node, self.clip, self.stamp = client, node, clip, 100
-        self.types = {"image": Image, "depth": Image, "camera_info": CameraInfo, "prompt": client.types["prompt"]}
-        for name, msg_type in self.types.items():
-            client.publisher(node.topic(name), msg_type)
-        for name, msg_type in (("tracked_objects", client.types["objects"]), ("mask", Image),
-                               ("markers", MarkerArray), ("tracked_detections_3d", Detection3DArray),
-                               ("object_points", PointCloud2)):  # fmt: skip
-            client.subscribe(node.topic(name), msg_type)
-        client.subscribe("/diagnostics", client.types["diag"])
-        for name in self.types:
-            client.wait_for_subscribers(node.topic(name), TIMEOUT)
-        height, width = clip.frames.shape[1:3]
-        self.info = info_msg(clip.intrinsics, width, height)
-        publish_until(lambda: self.send(0), lambda: self.outputs(self.stamp), TIMEOUT, "the node's first output")
-
-    def publish(self, name: str, msg: Any) -> None:
-        self.client.publisher(self.node.topic(name), self.types[name]).publish(msg)
-
-    def send(self, t: int, depth: Any = "clip", info: Any = None, prompts=()) -> int:
-        """Camera info, depth (default: the clip's), then the colour frame ``t`` and its prompts."""
-        self.stamp += 1
-        self.publish("camera_info", info or self.info)
-        if isinstance(depth, str):
-            depth = depth_msg(self.clip.depth[t], self.stamp)
-        if depth is not None:
-            depth.header.stamp.sec = self.stamp
-            self.publish("depth", depth)
-        self.publish("image", image_msg(self.clip.frames[t], self.stamp))
-        for prompt in prompts:
-            self.publish("prompt", prompt_msg(stamp_sec=self.stamp, **prompt))
-        return self.stamp
-
-    def outputs(self, stamp: int, name: str = "tracked_objects") -> Any:
-        def stamp_of(msg: Any) -> int | None:  # a MarkerArray has no header of its own: its markers do
-            header = msg.markers[0].header if hasattr(msg, "markers") and msg.markers else getattr(msg, "header", None)
-            return header.stamp.sec if header is not None else None
-
-        found = [m for m in self.client.messages(self.node.topic(name)) if stamp_of(m) == stamp]
-        return found[-1] if found else None
-
-    def frame(self, t: int, **kwargs) -> Any:
-        stamp = self.send(t, **kwargs)
-        return wait_until(lambda: self.outputs(stamp), TIMEOUT, f"tracked_objects of frame {t}")
-
-    def diagnostics(self) -> dict[str, str]:
-        return self.client.diagnostics(self.node.ns)
+def frame(camera, clip, t: int, depth: Any = "clip", info: Any = None, prompts=()) -> Any:
+    """The clip's colour frame ``t`` after its camera info and depth (default: the clip's; None:
+    none), then its prompts; its tracked_objects."""
+    height, width = clip.frames.shape[1:3]
+    if isinstance(depth, str):
+        depth = depth_msg(clip.depth[t], 0)
+    info = info or info_msg(clip.intrinsics, width, height)
+    return camera.frame(clip.frames[t], prompts, depth=depth, info=info)
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +65,18 @@ def clip():
 
 @pytest.fixture(scope="module")
 def camera(shipped_dir, tmp_path_factory, client, clip):
+    """The node and a depth camera around it: colour, depth and camera info per frame."""
     params = {"depth_topics": ["depth"], "depth_reliability": "reliable", "max_cloud_points": 2000}
-    node = NodeProcess(tmp_path_factory.mktemp("depth"), shipped_dir, params)
-    yield Camera(client, node, clip)
-    assert node.stop() == 0, node.log()[-3000:]
+    inputs = ("camera_info", "depth", "image", "prompt")
+    outputs = ("tracked_objects", "mask", "markers", "tracked_detections_3d", "object_points")
+    with running_node(
+        client, tmp_path_factory.mktemp("depth"), shipped_dir, params, inputs=inputs, outputs=outputs,
+        stamp=100, timeout=TIMEOUT,
+    ) as camera:  # fmt: skip
+        height, width = clip.frames.shape[1:3]
+        info = info_msg(clip.intrinsics, width, height)
+        camera.frame(clip.frames[0], depth=depth_msg(clip.depth[0], 0), info=info, resend=True)
+        yield camera
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -126,10 +88,10 @@ def test_objects_are_located_in_3d_within_2_cm(camera, clip):
     from visualization_msgs.msg import Marker
 
     prompts = [{"object_id": i, "box": clip.box(i, 0), "label": clip.kinds[i]} for i in (1, 2, 3)]
-    camera.frame(0, prompts=prompts)
+    frame(camera, clip, 0, prompts=prompts)
     for t in range(1, 8):
-        objs = camera.frame(t)
-        mask = mask_array(wait_until(lambda s=objs.header.stamp.sec: camera.outputs(s, "mask"), TIMEOUT, "mask"))
+        objs = frame(camera, clip, t)
+        mask = mask_array(camera.output(objs.header.stamp.sec, "mask"))
         assert objs.position_frame_id == DEPTH_FRAME
         assert sorted(o.object_id for o in objs.objects) == [1, 2, 3], "the prompts did not all land"
         for obj in objs.objects:
@@ -141,12 +103,12 @@ def test_objects_are_located_in_3d_within_2_cm(camera, clip):
             assert error <= POSITION_TOL_M, f"frame {t}: object {obj.object_id} is {error * 100:.1f} cm off"
             assert 0.0 < obj.size.x < 1.5 and 0.0 < obj.size.y < 1.5 and obj.size.z < 0.05  # flat shapes
     stamp = objs.header.stamp.sec
-    markers = wait_until(lambda: camera.outputs(stamp, "markers") or None, TIMEOUT, "markers")
+    markers = camera.output(stamp, "markers")
     boxes = {m.id: m for m in markers.markers if m.ns == "sam2_ros/boxes" and m.action == Marker.ADD}
     texts = {m.id: m.text for m in markers.markers if m.ns == "sam2_ros/labels" and m.action == Marker.ADD}
     assert sorted(boxes) == [1, 2, 3] and texts == {i: f"{i} {clip.kinds[i]}" for i in (1, 2, 3)}
     assert all(m.header.frame_id == DEPTH_FRAME and m.header.stamp.sec == stamp for m in markers.markers)
-    dets = wait_until(lambda: camera.outputs(stamp, "tracked_detections_3d"), TIMEOUT, "tracked_detections_3d")
+    dets = camera.output(stamp, "tracked_detections_3d")
     by_id = {int(d.id): d for d in dets.detections}
     assert sorted(by_id) == [1, 2, 3]
     for obj in objs.objects:
@@ -158,13 +120,13 @@ def test_objects_are_located_in_3d_within_2_cm(camera, clip):
         assert (center.x, center.y, center.z) == pytest.approx(
             (det.bbox.center.position.x, det.bbox.center.position.y, det.bbox.center.position.z), abs=1e-6
         )
-    cloud = wait_until(lambda: camera.outputs(stamp, "object_points"), TIMEOUT, "object_points")
+    cloud = camera.output(stamp, "object_points")
     points = np.frombuffer(bytes(cloud.data), np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("id", "<u4")]))
     assert 0 < cloud.width <= 2000 and set(points["id"]) == {1, 2, 3}
     # an object that leaves gets its markers deleted
-    camera.frame(8, prompts=[{"object_id": 3, "action": Prompt.ACTION_REMOVE_OBJECT}])
-    stamp = camera.frame(9).header.stamp.sec
-    markers = wait_until(lambda: camera.outputs(stamp, "markers"), TIMEOUT, "markers after the removal")
+    frame(camera, clip, 8, prompts=[{"object_id": 3, "action": Prompt.ACTION_REMOVE_OBJECT}])
+    stamp = frame(camera, clip, 9).header.stamp.sec
+    markers = camera.output(stamp, "markers")
     deleted = sorted((m.ns, m.id) for m in markers.markers if m.action == Marker.DELETE)
     assert deleted == [("sam2_ros/boxes", 3), ("sam2_ros/labels", 3)]
 
@@ -180,14 +142,14 @@ def test_bad_depth_input_is_warned_about_and_the_colour_path_goes_on(camera, cli
         "no depth": {"depth": None},
     }
     for expected, inputs in cases.items():
-        objs = camera.frame(1, **inputs)
+        objs = frame(camera, clip, 1, **inputs)
         assert objs.objects and not any(o.has_position for o in objs.objects), expected
         if expected != "no depth":
-            wait_until(lambda e=expected: e in camera.node.log(), TIMEOUT, f"a warning with {expected!r}")
-    assert any(o.has_position for o in camera.frame(2).objects)  # good input again: 3D again
+            wait_until(lambda e=expected: e in camera.proc.log(), TIMEOUT, f"a warning with {expected!r}")
+    assert any(o.has_position for o in frame(camera, clip, 2).objects)  # good input again: 3D again
     wanted = int(start["frames_without_depth"]) + 4
     counts = wait_until(
         lambda: (d := camera.diagnostics()) and int(d["frames_without_depth"]) >= wanted and d, TIMEOUT, "counts"
     )
     assert int(counts["depth_received"]) > int(start["depth_received"])
-    assert camera.node.alive()
+    assert camera.proc.alive()

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from ros_harness import (
     PARAMS_FILE,
+    NodeDriver,
     NodeProcess,
     image_msg,
     mask_array,
-    prompt_msg,
     publish_until,
-    wait_until,
+    running_node,
 )
 
 from sam2_ros.clips.synthetic import generate_clip
@@ -30,66 +30,22 @@ def clip():
 
 @pytest.fixture(scope="module")
 def node(model_small, tmp_path_factory, client):
-    """One node for the tests that share it (each resets it first)."""
-    proc = NodeProcess(tmp_path_factory.mktemp("node"), model_small.model_dir, {"max_objects": 4})
-    client.subscribe(proc.topic("mask"), client.types["image"])
-    client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
-    client.publisher(proc.topic("image"), client.types["image"])
-    client.publisher(proc.topic("prompt"), client.types["prompt"])
-    client.wait_for_subscribers(proc.topic("image"), TIMEOUT)
-    client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
-    warm_up = generate_clip(0, num_frames=1).frames[0]
-    publish_until(
-        lambda: client.publisher(proc.topic("image"), client.types["image"]).publish(image_msg(warm_up, 1)),
-        lambda: client.messages(proc.topic("tracked_objects")),
-        TIMEOUT,
-        "the node's first output",
-    )
-    yield proc
-    assert proc.stop() == 0, proc.log()[-3000:]
-
-
-class Session:
-    """Send frames and prompts to the shared node; collect what comes back per stamp."""
-
-    def __init__(self, client, node, stamp0: int):
-        from std_srvs.srv import Trigger
-
-        self.client, self.node, self.stamp = client, node, stamp0
-        response = client.call(Trigger, node.topic("sam2_ros/reset"), Trigger.Request())
-        assert response.success, response.message
-        client.clear()
-
-    def frame(self, rgb: np.ndarray, prompts=(), encoding: str = "rgb8"):
-        """Publish a frame, then its prompts; wait for the frame's outputs."""
-        self.stamp += 1
-        stamp = self.stamp
-        image = image_msg(rgb, stamp, encoding=encoding)
-        self.client.publisher(self.node.topic("image"), self.client.types["image"]).publish(image)
-        for p in prompts:
-            self.prompt(stamp=stamp, **p)
-        return self.outputs(stamp)
-
-    def prompt(self, stamp=None, **kwargs):
-        msg = prompt_msg(stamp_sec=self.stamp if stamp is None else stamp, **kwargs)
-        self.client.publisher(self.node.topic("prompt"), self.client.types["prompt"]).publish(msg)
-
-    def outputs(self, stamp: int, timeout: float = TIMEOUT):
-        def find():
-            objs = [m for m in self.client.messages(self.node.topic("tracked_objects")) if m.header.stamp.sec == stamp]
-            masks = [m for m in self.client.messages(self.node.topic("mask")) if m.header.stamp.sec == stamp]
-            return (objs[-1], masks[-1]) if objs and masks else None
-
-        return wait_until(find, timeout, f"outputs of the frame stamped {stamp}")
+    """One node for the tests that share it (each starts it over first), answering a first frame."""
+    with running_node(
+        client, tmp_path_factory.mktemp("node"), model_small.model_dir, {"max_objects": 4},
+        outputs=("tracked_objects", "mask"), timeout=TIMEOUT,
+    ) as driver:  # fmt: skip
+        driver.frame(generate_clip(0, num_frames=1).frames[0], resend=True)
+        yield driver
 
 
 def _objects(msg):
     return {o.object_id: o for o in msg.objects}
 
 
-def test_click_box_and_mask_prompts(client, node, clip):
-    s = Session(client, node, 1000)
-    objs, mask = s.frame(
+def test_click_box_and_mask_prompts(node, clip):
+    node.start_over(1000)
+    node.frame(
         clip.frames[0],
         [
             {"object_id": 1, "points": [clip.first_visible_point(1)], "labels": [1], "label": "disc"},
@@ -98,7 +54,8 @@ def test_click_box_and_mask_prompts(client, node, clip):
         ],
     )
     for t in range(1, 3):
-        objs, mask = s.frame(clip.frames[t])
+        objs = node.frame(clip.frames[t])
+    mask = node.output(node.stamp, "mask")
     tracked = _objects(objs)
     assert set(tracked) == {1, 2, 3}
     assert tracked[1].label == "disc" and tracked[2].label == ""
@@ -110,28 +67,33 @@ def test_click_box_and_mask_prompts(client, node, clip):
             assert (mask_array(mask) == obj.object_id).sum() <= obj.area
 
 
-def test_headers_and_sizes_are_copied(client, node, clip):
-    s = Session(client, node, 2000)
-    s.frame(clip.frames[0], [{"object_id": 1, "points": [clip.first_visible_point(1)], "labels": [1]}])
-    objs, mask = s.frame(clip.frames[1])
-    assert objs.header.stamp.sec == mask.header.stamp.sec == s.stamp
+def test_headers_and_sizes_are_copied(node, clip):
+    node.start_over(2000)
+    node.frame(clip.frames[0], [{"object_id": 1, "points": [clip.first_visible_point(1)], "labels": [1]}])
+    objs = node.frame(clip.frames[1])
+    mask = node.output(node.stamp, "mask")
+    assert objs.header.stamp.sec == mask.header.stamp.sec == node.stamp
     assert objs.header.frame_id == mask.header.frame_id == "camera"
     assert (objs.height, objs.width) == (mask.height, mask.width) == clip.frames[1].shape[:2]
     assert mask.encoding == "mono8"
     assert objs.inference_latency.sec > 0 or objs.inference_latency.nanosec > 0
 
 
-def test_outputs_agree_with_the_engine(client, node, clip, model_small):
+def test_outputs_agree_with_the_engine(node, clip, model_small):
     """The node's mask image and objects are the engine's result for the same frames and prompts."""
-    s = Session(client, node, 3000)
+
+    def frame(rgb, prompts=()):  # its tracked_objects and mask
+        return node.frame(rgb, prompts), node.output(node.stamp, "mask")
+
+    node.start_over(3000)
     engine = Sam2Tracker.from_model_dir(model_small.model_dir, threads=2)
     p1, box2 = clip.first_visible_point(1), clip.box(2)
-    got = [s.frame(clip.frames[0], [{"object_id": 1, "points": [p1], "labels": [1]}, {"object_id": 2, "box": box2}])]
+    got = [frame(clip.frames[0], [{"object_id": 1, "points": [p1], "labels": [1]}, {"object_id": 2, "box": box2}])]
     engine.track(clip.frames[0])
     engine.add_prompt(1, points=[p1], labels=[1])
     want = [engine.add_prompt(2, box=box2)]
     for t in range(1, 4):
-        got.append(s.frame(clip.frames[t]))
+        got.append(frame(clip.frames[t]))
         want.append(engine.track(clip.frames[t]))
     # Frame 0 was published as soon as it was tracked, before its prompts arrived; they land on
     # it (by stamp) and show from frame 1 on, exactly as if given with the frame.
@@ -147,29 +109,28 @@ def test_outputs_agree_with_the_engine(client, node, clip, model_small):
                 assert (msg.bbox.width, msg.bbox.height) == (obj.bbox[2] - obj.bbox[0], obj.bbox[3] - obj.bbox[1])
 
 
-def test_refine_and_remove(client, node, clip):
-    s = Session(client, node, 4000)
-    s.frame(clip.frames[0], [{"object_id": 5, "box": clip.box(1)}, {"object_id": 6, "box": clip.box(2)}])
-    before, _ = s.frame(clip.frames[1])
-    objs, _ = s.frame(clip.frames[2], [{"object_id": 5, "points": [clip.first_visible_point(1, 2)], "labels": [0]}])
+def test_refine_and_remove(node, clip):
+    node.start_over(4000)
+    node.frame(clip.frames[0], [{"object_id": 5, "box": clip.box(1)}, {"object_id": 6, "box": clip.box(2)}])
+    before = node.frame(clip.frames[1])
+    objs = node.frame(clip.frames[2], [{"object_id": 5, "points": [clip.first_visible_point(1, 2)], "labels": [0]}])
     assert set(_objects(objs)) == {5, 6}
-    s.prompt(object_id=5, action=1)  # remove
-    objs, _ = s.frame(clip.frames[3])
+    node.prompt(object_id=5, action=1)  # remove
+    objs = node.frame(clip.frames[3])
     assert set(_objects(objs)) == {6}
     assert _objects(objs)[6].frames_tracked == _objects(before)[6].frames_tracked + 2
 
 
-def test_reset_by_topic_and_by_service(client, node, clip):
-    from std_srvs.srv import Trigger
-
-    s = Session(client, node, 5000)
-    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
-    s.prompt(object_id=0, action=2)  # reset the stream
-    objs, _ = s.frame(clip.frames[1])
+def test_reset_by_topic_and_by_service(node, clip):
+    node.start_over(5000)
+    node.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
+    node.prompt(object_id=0, action=2)  # reset the stream
+    objs = node.frame(clip.frames[1])
     assert objs.objects == []
-    s.frame(clip.frames[2], [{"object_id": 2, "box": clip.box(2, 2)}])
-    assert client.call(Trigger, node.topic("sam2_ros/reset"), Trigger.Request()).success
-    objs, mask = s.frame(clip.frames[3])
+    node.frame(clip.frames[2], [{"object_id": 2, "box": clip.box(2, 2)}])
+    assert node.reset().success
+    objs = node.frame(clip.frames[3])
+    mask = node.output(node.stamp, "mask")
     assert objs.objects == [] and not mask_array(mask).any()
 
 
@@ -182,42 +143,35 @@ BAD_IMAGES = {
 }
 
 
-def test_bad_images_are_dropped_and_the_node_goes_on(client, node, clip):
-    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-    from rcl_interfaces.srv import SetParameters
-
-    s = Session(client, node, 6000)
-    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
-    pub = client.publisher(node.topic("image"), client.types["image"])
+def test_bad_images_are_dropped_and_the_node_goes_on(node, clip):
+    node.start_over(6000)
+    node.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
     for name, (spoil, expected) in BAD_IMAGES.items():
         if name == "oversized image":  # set at run time: the node takes it without a restart
-            value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=1000)
-            request = SetParameters.Request(parameters=[Parameter(name="max_image_pixels", value=value)])
-            assert client.call(SetParameters, node.topic("sam2_ros/set_parameters"), request).results[0].successful
-        s.stamp += 1
-        msg = image_msg(clip.frames[1], s.stamp)
+            assert node.set_parameter("max_image_pixels", 1000).successful
+        node.stamp += 1
+        msg = image_msg(clip.frames[1], node.stamp)
         spoil(msg)
-        publish_until(lambda m=msg: pub.publish(m), lambda e=expected: e in node.log(), TIMEOUT, name)
+        publish_until(lambda m=msg: node.publish("image", m), lambda e=expected: e in node.proc.log(), TIMEOUT, name)
         if name == "oversized image":
-            value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=4096 * 4096)
-            request = SetParameters.Request(parameters=[Parameter(name="max_image_pixels", value=value)])
-            assert client.call(SetParameters, node.topic("sam2_ros/set_parameters"), request).results[0].successful
-        objs, _ = s.frame(clip.frames[1])
+            assert node.set_parameter("max_image_pixels", 4096 * 4096).successful
+        objs = node.frame(clip.frames[1])
         assert set(_objects(objs)) == {1}, name
 
 
-def test_every_supported_encoding(client, node, clip):
-    s = Session(client, node, 7000)
+def test_every_supported_encoding(node, clip):
+    node.start_over(7000)
     for encoding in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8"):
-        objs, mask = s.frame(clip.frames[0], encoding=encoding)
+        node.frame(clip.frames[0], encoding=encoding)
+        mask = node.output(node.stamp, "mask")
         assert (mask.height, mask.width) == clip.frames[0].shape[:2], encoding
 
 
-def test_bad_prompts_are_dropped_and_tracking_goes_on(client, node, clip):
-    s = Session(client, node, 8000)
-    s.prompt(object_id=1, stamp=7999, box=clip.box(1))  # before any image of this session
+def test_bad_prompts_are_dropped_and_tracking_goes_on(node, clip):
+    node.start_over(8000)
+    node.prompt(object_id=1, stamp=7999, box=clip.box(1))  # before any image of this session
     time.sleep(1.5)  # longer than prompt_wait_s: it is not waiting for its image any more
-    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
+    node.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1)}])
     bad = [
         {"object_id": 2, "points": [(400, 10)], "labels": [1]},  # outside the image
         {"object_id": 2, "points": [(float("nan"), 10)], "labels": [1]},
@@ -230,14 +184,14 @@ def test_bad_prompts_are_dropped_and_tracking_goes_on(client, node, clip):
         {"object_id": 2, "box": clip.box(2), "stream": "no_such_camera"},
     ]
     for p in bad:
-        s.prompt(**p)
+        node.prompt(**p)
     for obj_id in (11, 12, 13, 14):  # max_objects is 4: the fourth new one is refused
-        s.prompt(object_id=obj_id, points=[clip.first_visible_point(2)], labels=[1])
+        node.prompt(object_id=obj_id, points=[clip.first_visible_point(2)], labels=[1])
     time.sleep(1.0)
-    s.frame(clip.frames[1])
-    objs, _ = s.frame(clip.frames[2])
+    node.frame(clip.frames[1])
+    objs = node.frame(clip.frames[2])
     assert set(_objects(objs)) == {1, 11, 12, 13}
-    log = node.log()
+    log = node.proc.log()
     checks = (
         "no image processed yet",
         "outside",
@@ -344,84 +298,55 @@ def test_tracked_objects_message_from_the_book():
 
 
 def test_two_cameras_share_one_model(client, model_small, tmp_path, clip):
-    proc = NodeProcess(tmp_path, model_small.model_dir, {"image_topics": ["left/image_raw", "right/image_raw"]})
-    try:
-        Image, Objects = client.types["image"], client.types["objects"]
-        for side in ("left", "right"):
-            client.subscribe(proc.topic(f"{side}/tracked_objects"), Objects)
-            client.publisher(proc.topic(f"{side}/image_raw"), Image)
-            client.wait_for_subscribers(proc.topic(f"{side}/image_raw"), TIMEOUT)
-        client.publisher(proc.topic("prompt"), client.types["prompt"])
-        client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
+    params = {"image_topics": ["left/image_raw", "right/image_raw"]}
+    with running_node(
+        client, tmp_path, model_small.model_dir, params, timeout=TIMEOUT,
+        inputs=("left/image_raw", "right/image_raw", "prompt"),
+        outputs=("left/tracked_objects", "right/tracked_objects"),
+    ) as node:  # fmt: skip
         client.clear()
 
         def first_frames():
-            client.publisher(proc.topic("left/image_raw"), Image).publish(image_msg(clip.frames[0], 1))
-            client.publisher(proc.topic("right/image_raw"), Image).publish(image_msg(clip.frames[5], 1))
+            node.publish("left/image_raw", image_msg(clip.frames[0], 1))
+            node.publish("right/image_raw", image_msg(clip.frames[5], 1))
 
         def both():
-            return client.messages(proc.topic("right/tracked_objects")) and client.messages(
-                proc.topic("left/tracked_objects")
-            )
+            return node.messages("right/tracked_objects") and node.messages("left/tracked_objects")
 
         publish_until(first_frames, both, TIMEOUT, "outputs of both cameras")
-        client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(
-            prompt_msg(1, 1, box=clip.box(1), stream="left")
-        )
-        client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(
-            prompt_msg(2, 1, box=clip.box(2, 5), stream="right")
-        )
+        node.prompt(object_id=1, stamp=1, box=clip.box(1), stream="left")
+        node.prompt(object_id=2, stamp=1, box=clip.box(2, 5), stream="right")
         time.sleep(1.0)
-        client.publisher(proc.topic("left/image_raw"), Image).publish(image_msg(clip.frames[1], 2))
-        client.publisher(proc.topic("right/image_raw"), Image).publish(image_msg(clip.frames[6], 2))
+        node.publish("left/image_raw", image_msg(clip.frames[1], 2))
+        node.publish("right/image_raw", image_msg(clip.frames[6], 2))
         for side, obj_id in (("left", 1), ("right", 2)):
-            msg = wait_until(
-                lambda s=side: [
-                    m for m in client.messages(proc.topic(f"{s}/tracked_objects")) if m.header.stamp.sec == 2
-                ],
-                TIMEOUT,
-            )[-1]
+            msg = node.output(2, f"{side}/tracked_objects")
             assert msg.stream == side and [o.object_id for o in msg.objects] == [obj_id]
-        assert "2 stream(s)" in proc.log()
-    finally:
-        assert proc.stop() == 0
+        assert "2 stream(s)" in node.proc.log()
 
 
 def test_lifecycle_transitions(client, model_small, tmp_path):
     from lifecycle_msgs.msg import State, Transition
-    from lifecycle_msgs.srv import ChangeState, GetState
 
-    proc = NodeProcess(tmp_path, model_small.model_dir, {"autostart": False})
-    try:
-
-        def state():
-            return client.call(GetState, proc.topic("sam2_ros/get_state"), GetState.Request()).current_state.id
-
-        def change(transition):
-            request = ChangeState.Request()
-            request.transition.id = transition
-            return client.call(ChangeState, proc.topic("sam2_ros/change_state"), request).success
-
-        assert state() == State.PRIMARY_STATE_UNCONFIGURED
-        assert change(Transition.TRANSITION_CONFIGURE) and state() == State.PRIMARY_STATE_INACTIVE
-        assert change(Transition.TRANSITION_ACTIVATE) and state() == State.PRIMARY_STATE_ACTIVE
-        assert change(Transition.TRANSITION_DEACTIVATE) and state() == State.PRIMARY_STATE_INACTIVE
-        assert change(Transition.TRANSITION_CLEANUP) and state() == State.PRIMARY_STATE_UNCONFIGURED
-        assert change(Transition.TRANSITION_CONFIGURE) and state() == State.PRIMARY_STATE_INACTIVE
-    finally:
-        assert proc.stop() == 0
+    params = {"autostart": False}
+    with running_node(client, tmp_path, model_small.model_dir, params, inputs=(), outputs=(), timeout=TIMEOUT) as node:
+        assert node.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert node.change_state(Transition.TRANSITION_CONFIGURE) and node.state() == State.PRIMARY_STATE_INACTIVE
+        assert node.change_state(Transition.TRANSITION_ACTIVATE) and node.state() == State.PRIMARY_STATE_ACTIVE
+        assert node.change_state(Transition.TRANSITION_DEACTIVATE) and node.state() == State.PRIMARY_STATE_INACTIVE
+        assert node.change_state(Transition.TRANSITION_CLEANUP) and node.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert node.change_state(Transition.TRANSITION_CONFIGURE) and node.state() == State.PRIMARY_STATE_INACTIVE
 
 
 def test_bad_model_directory_leaves_the_node_unconfigured(client, tmp_path):
     from lifecycle_msgs.msg import State
-    from lifecycle_msgs.srv import GetState
 
     broken = tmp_path / "broken_model"
     broken.mkdir()
     proc = NodeProcess(tmp_path, broken)
     try:
-        response = client.call(GetState, proc.topic("sam2_ros/get_state"), GetState.Request())
-        assert response.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+        node = NodeDriver(client, proc, inputs=(), outputs=(), timeout=TIMEOUT)
+        assert node.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert proc.alive()
         assert "configure failed" in proc.log() and "no model.yaml" in proc.log()
     finally:
@@ -431,12 +356,11 @@ def test_bad_model_directory_leaves_the_node_unconfigured(client, tmp_path):
 def test_aidlite_backend_without_the_sdk_fails_configure_with_install_steps(client, model_small, tmp_path):
     """On a machine without APLUX's aidlite module, backend aidlite stops at configure, saying how to install it."""
     from lifecycle_msgs.msg import State
-    from lifecycle_msgs.srv import GetState
 
     proc = NodeProcess(tmp_path, model_small.model_dir, {"backend": "aidlite", "aidlite_accelerator": "dsp"})
     try:
-        response = client.call(GetState, proc.topic("sam2_ros/get_state"), GetState.Request())
-        assert response.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+        node = NodeDriver(client, proc, inputs=(), outputs=(), timeout=TIMEOUT)
+        assert node.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert proc.alive()
         log = proc.log()
         assert "configure failed" in log and "AidLite SDK" in log and "install" in log
@@ -446,25 +370,11 @@ def test_aidlite_backend_without_the_sdk_fails_configure_with_install_steps(clie
 
 def test_fast_camera_against_slow_inference(client, model_small, tmp_path, clip):
     """30 Hz for 20 s into a node that needs ~0.1-0.3 s a frame: latency stays bounded."""
-    from diagnostic_msgs.msg import DiagnosticArray
-
-    proc = NodeProcess(tmp_path, model_small.model_dir)
-    try:
-        Image = client.types["image"]
-        client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
-        client.subscribe("/diagnostics", DiagnosticArray)
-        pub = client.publisher(proc.topic("image"), Image)
-        client.publisher(proc.topic("prompt"), client.types["prompt"])
-        client.wait_for_subscribers(proc.topic("image"), TIMEOUT)
-        client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
+    with running_node(client, tmp_path, model_small.model_dir, timeout=TIMEOUT) as node:
         client.clear()
-        publish_until(
-            lambda: pub.publish(image_msg(clip.frames[0], 1)),
-            lambda: client.messages(proc.topic("tracked_objects")),
-            TIMEOUT,
-            "a first output",
-        )
-        client.publisher(proc.topic("prompt"), client.types["prompt"]).publish(prompt_msg(1, 1, box=clip.box(1)))
+        first = node.frame(clip.frames[0], resend=True)
+        node.prompt(object_id=1, stamp=first.header.stamp.sec, box=clip.box(1))
+        pub = node.publisher("image")
         sent: dict[int, float] = {}
         start = time.monotonic()
         n = 0
@@ -474,36 +384,32 @@ def test_fast_camera_against_slow_inference(client, model_small, tmp_path, clip)
             sent[stamp] = time.monotonic()
             pub.publish(image_msg(clip.frames[n % len(clip.frames)], stamp))
             time.sleep(max(0.0, start + n / 30.0 - time.monotonic()))
-        time.sleep(2.0)
-        received = [m for m in client.messages(proc.topic("tracked_objects")) if m.header.stamp.sec > 100]
+        # the newest waiting frame is never dropped: once the last one is out, so are all the others
+        node.output(stamp)
+        received = [m for m in node.messages() if m.header.stamp.sec > 100]
         assert len(received) >= 20
         stamps = [m.header.stamp.sec for m in received]
         assert stamps == sorted(stamps)
-        arrived = {m.header.stamp.sec: t for t, m in client.arrivals(proc.topic("tracked_objects"))}
+        arrived = {m.header.stamp.sec: t for t, m in client.arrivals(node.topic("tracked_objects"))}
         latency = [arrived[st] - sent[st] for st in stamps]
         # no queue builds up: the last outputs are about as fresh as the first ones
         assert np.mean(latency[-10:]) < 2 * np.mean(latency[:10]) + 0.5
         assert max(latency) < 5.0
         gaps = np.diff(stamps)
         assert gaps.max() > 1  # frames were dropped, not queued
-        mine = [st for m in client.messages("/diagnostics") for st in m.status if st.name.startswith(proc.ns)]
-        values = {kv.key: kv.value for kv in mine[-1].values}
+        values = node.diagnostics()
         assert int(values["frames_dropped"]) > 0
         assert int(values["frames_received"]) >= int(values["frames_processed"]) + int(values["frames_dropped"]) - 1
         assert float(values["latency_ms_p95"]) < 5000
-    finally:
-        assert proc.stop() == 0
 
 
-def test_overlay_is_published_to_subscribers(client, node, clip):
-    client.subscribe(node.topic("overlay"), client.types["image"])
+def test_overlay_is_published_to_subscribers(node, clip):
+    node.subscribe("overlay")
     time.sleep(1.5)  # let the node's publisher match the new subscription (it draws only for subscribers)
-    s = Session(client, node, 9000)
-    s.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1), "label": "thing"}])
-    s.frame(clip.frames[1])
-    overlay = wait_until(
-        lambda: [m for m in client.messages(node.topic("overlay")) if m.header.stamp.sec == s.stamp], TIMEOUT
-    )[-1]
+    node.start_over(9000)
+    node.frame(clip.frames[0], [{"object_id": 1, "box": clip.box(1), "label": "thing"}])
+    node.frame(clip.frames[1])
+    overlay = node.output(node.stamp, "overlay")
     assert overlay.encoding == "rgb8" and (overlay.height, overlay.width) == clip.frames[1].shape[:2]
     pixels = np.frombuffer(bytes(overlay.data), np.uint8).reshape(overlay.height, overlay.width, 3)
     assert not np.array_equal(pixels, clip.frames[1])  # masks and boxes were drawn
@@ -513,25 +419,21 @@ def test_compressed_images(client, model_small, tmp_path, clip):
     import cv2
     from sensor_msgs.msg import CompressedImage
 
-    proc = NodeProcess(tmp_path, model_small.model_dir, {"image_transport": "compressed"})
-    try:
-        client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
-        pub = client.publisher(proc.topic("image/compressed"), CompressedImage)
-        client.wait_for_subscribers(proc.topic("image/compressed"), TIMEOUT)
+    params = {"image_transport": "compressed"}
+    with running_node(client, tmp_path, model_small.model_dir, params, inputs=("image/compressed",)) as node:
         ok, jpeg = cv2.imencode(".jpg", clip.frames[0][..., ::-1])
         assert ok
         msg = CompressedImage(format="jpeg", data=jpeg.tobytes())
         msg.header.stamp.sec = 42
-        publish_until(
-            lambda: pub.publish(msg), lambda: client.messages(proc.topic("tracked_objects")), TIMEOUT, "output"
-        )
-        out = client.messages(proc.topic("tracked_objects"))[-1]
+        publish_until(lambda: node.publish("image/compressed", msg), node.messages, TIMEOUT, "output")
+        out = node.messages()[-1]
         assert out.header.stamp.sec == 42 and (out.height, out.width) == clip.frames[0].shape[:2]
         bad = CompressedImage(format="jpeg", data=b"not a jpeg")
-        publish_until(lambda: pub.publish(bad), lambda: "cannot decode" in proc.log(), TIMEOUT, "decode warning")
-        assert proc.alive()
-    finally:
-        assert proc.stop() == 0
+        publish_until(
+            lambda: node.publish("image/compressed", bad), lambda: "cannot decode" in node.proc.log(), TIMEOUT,
+            "decode warning",
+        )  # fmt: skip
+        assert node.proc.alive()
 
 
 def _object(obj_id, logits, score=1.0):

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, image_msg, prompt_msg, publish_until, wait_until
+from ros_harness import NodeProcess, image_msg, prompt_msg, publish_until, running_node, wait_until
 
 from sam2_ros.clips.synthetic import generate_clip
 
@@ -66,83 +66,13 @@ def clip():
     return generate_clip(21, num_frames=16)
 
 
-class Driver:
-    """One node process and what the tests do with it: frames, prompts, transitions, its log."""
-
-    def __init__(self, client, proc: NodeProcess):
-        self.client, self.proc = client, proc
-        self.stamp = 0
-        client.subscribe(proc.topic("tracked_objects"), client.types["objects"])
-        client.subscribe("/diagnostics", client.types["diag"])
-        self.images = client.publisher(proc.topic("image"), client.types["image"])
-        self.prompts = client.publisher(proc.topic("prompt"), client.types["prompt"])
-        client.wait_for_subscribers(proc.topic("image"), TIMEOUT)
-        client.wait_for_subscribers(proc.topic("prompt"), TIMEOUT)
-
-    def outputs(self) -> list:
-        return self.client.messages(self.proc.topic("tracked_objects"))
-
-    def stamps_out(self) -> list[int]:
-        return [m.header.stamp.sec for m in self.outputs()]
-
-    def frame(self, rgb: np.ndarray) -> object:
-        """Publish ``rgb`` under a new stamp (again under a newer one every half second, in case a
-        just-matched subscription misses it) until one of them comes back; its tracked_objects."""
-        first = self.stamp + 1
-
-        def send() -> None:
-            self.stamp += 1
-            self.images.publish(image_msg(rgb, self.stamp))
-
-        def back():
-            found = [m for m in self.outputs() if m.header.stamp.sec >= first]
-            return found[-1] if found else None
-
-        return publish_until(send, back, TIMEOUT, f"outputs of a frame stamped {first} or later")
-
-    def prompt(self, **kwargs) -> None:
-        """A prompt made on the last frame sent."""
-        self.prompts.publish(prompt_msg(stamp_sec=self.stamp, **kwargs))
-
-    def track(self, clip, obj_id: int) -> object:
-        """Frames until one carries ``obj_id`` (a prompt may land after the frame it was made on)."""
-        for t in range(len(clip.frames)):
-            objs = self.frame(clip.frames[t % len(clip.frames)])
-            if obj_id in [o.object_id for o in objs.objects]:
-                return objs
-        raise AssertionError(f"object {obj_id} never appeared in the outputs")
-
-    def change_state(self, transition: int) -> bool:
-        from lifecycle_msgs.srv import ChangeState
-
-        request = ChangeState.Request()
-        request.transition.id = transition
-        return self.client.call(ChangeState, self.proc.topic("sam2_ros/change_state"), request).success
-
-    def reset(self):
-        from std_srvs.srv import Trigger
-
-        return self.client.call(Trigger, self.proc.topic("sam2_ros/reset"), Trigger.Request())
-
-    def diagnostics(self) -> dict[str, str]:
-        """The node's newest diagnostics values (empty before the first)."""
-        mine = [
-            st
-            for m in self.client.messages("/diagnostics")
-            for st in m.status
-            if st.name.startswith(self.proc.ns + "/")
-        ]
-        return {kv.key: kv.value for kv in mine[-1].values} if mine else {}
-
-
 @pytest.fixture
 def driver(client, model_small, tmp_path):
-    proc = NodeProcess(tmp_path, model_small.model_dir, {"input_depth": 100})
-    try:
-        yield Driver(client, proc)
-    finally:
-        log = proc.log()
-        assert proc.stop() == 0, log[-3000:]
+    """A node of its own per test; frames are sent again under newer stamps until one comes back
+    (the image subscription is created anew at each activation)."""
+    params = {"input_depth": 100}
+    with running_node(client, tmp_path, model_small.model_dir, params, resend=True, timeout=TIMEOUT) as node:
+        yield node
 
 
 def test_reset_while_inactive_is_refused_and_nothing_is_queued(driver, clip):
@@ -170,6 +100,7 @@ def test_deactivation_drops_the_waiting_frame(driver, clip):
     driver.frame(clip.frames[0])
     driver.prompt(object_id=1, box=clip.box(1))
     driver.track(clip, 1)  # an object to track: each frame takes the node a while
+    images = driver.publisher("image")
     waited = []  # per deactivation: images dropped
     for cycle in range(1, 6):  # until a deactivation found a frame waiting (nearly always the first)
         base = 10_000 * cycle
@@ -180,13 +111,13 @@ def test_deactivation_drops_the_waiting_frame(driver, clip):
             n = 0
             while sending.is_set():  # 30 Hz into a node that needs longer per frame
                 n += 1
-                driver.images.publish(image_msg(clip.frames[n % len(clip.frames)], base + n))
+                images.publish(image_msg(clip.frames[n % len(clip.frames)], base + n))
                 time.sleep(1 / 30)
 
         thread = threading.Thread(target=camera, daemon=True)
         thread.start()
         try:
-            wait_until(lambda b=base: sum(s > b for s in driver.stamps_out()) >= 2, TIMEOUT, "outputs of the camera")
+            wait_until(lambda b=base: sum(s > b for s in driver.stamps()) >= 2, TIMEOUT, "outputs of the camera")
             time.sleep(0.1)  # a few camera frames on: not just when the worker has taken one
             assert driver.change_state(Transition.TRANSITION_DEACTIVATE)
         finally:
@@ -195,29 +126,18 @@ def test_deactivation_drops_the_waiting_frame(driver, clip):
         waited.append(int(re.findall(r"inactive: dropped (\d+) waiting image", driver.proc.log())[-1]))
         # what was published during the deactivation has arrived once nothing new comes for a second
         count = -1
-        while count != len(driver.outputs()):
-            count = len(driver.outputs())
+        while count != len(driver.messages()):
+            count = len(driver.messages())
             time.sleep(1.0)
-        before = len(driver.outputs())
+        before = len(driver.messages())
         assert driver.change_state(Transition.TRANSITION_ACTIVATE)
         driver.stamp = base + 5_000
         driver.frame(clip.frames[0])  # outputs come in order: a stale frame would have come before this one
-        late = [m.header.stamp.sec for m in driver.outputs()[before:] if m.header.stamp.sec < base + 5_000]
+        late = [m.header.stamp.sec for m in driver.messages()[before:] if m.header.stamp.sec < base + 5_000]
         assert late == [], f"frames sent before deactivation were published after activation: {late}"
         if waited[-1]:
             break
     assert waited[-1] == 1, f"no frame was waiting at any deactivation ({waited}): the test proves nothing"
-
-
-def _deep_publisher(driver, kind: str, depth: int):
-    """A reliable publisher on the node's ``kind`` topic that keeps ``depth`` messages: a whole flood arrives."""
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-    qos = QoSProfile(depth=depth)
-    qos.reliability = ReliabilityPolicy.RELIABLE
-    deep = driver.client.node.create_publisher(driver.client.types[kind], driver.proc.topic(kind), qos)
-    wait_until(lambda: deep.get_subscription_count() > 0, TIMEOUT, f"the node's {kind} subscription")
-    return deep
 
 
 def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_on(driver, clip):
@@ -227,7 +147,7 @@ def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_o
     driver.prompt(object_id=1, box=clip.box(1))
     driver.track(clip, 1)
     wait_until(lambda: driver.diagnostics().get("messages_rejected") == "0", TIMEOUT, "diagnostics")
-    deep = _deep_publisher(driver, "image", 100)
+    deep = driver.deep_publisher("image", 100)
     log_start = len(driver.proc.log())
     start = time.monotonic()
     for i in range(100):
@@ -243,7 +163,7 @@ def test_images_too_small_for_the_model_are_rejected_counted_and_tracking_goes_o
     assert int(values["frames_received"]) >= 100 + int(values["frames_processed"])
     objs = driver.frame(clip.frames[1])  # a normal frame afterwards: the object is still tracked
     assert [o.object_id for o in objs.objects] == [1]
-    assert not any(m.header.stamp.sec in range(5000, 5100) for m in driver.outputs())
+    assert not any(m.header.stamp.sec in range(5000, 5100) for m in driver.messages())
 
 
 def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
@@ -251,7 +171,7 @@ def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
     from sam2_ros.node.throttle import WARN_EVERY_S, WARN_MAX_CHARS
 
     driver.frame(clip.frames[0])
-    deep = _deep_publisher(driver, "prompt", 150)
+    deep = driver.deep_publisher("prompt", 150)
     log_start = len(driver.proc.log())
     start = time.monotonic()
     for i in range(150):
@@ -308,15 +228,16 @@ def test_lifecycle_cycles_and_resets_under_load_never_break_the_executor(driver,
     sending.set()
     tiny = image_msg(np.zeros((1, 1, 3), np.uint8), 1)  # rejected as it arrives: keeps the executor busy
     stray = prompt_msg(1, 1, box=clip.box(1), stream="no such stream")
+    images, prompts = driver.publisher("image"), driver.publisher("prompt")
 
     def load() -> None:
         n = 0
         while sending.is_set():
             n += 1
             if n % 30 == 0:  # ~30 Hz camera
-                driver.images.publish(image_msg(clip.frames[n % len(clip.frames)], 100_000 + n))
-            driver.images.publish(tiny)
-            driver.prompts.publish(stray)
+                images.publish(image_msg(clip.frames[n % len(clip.frames)], 100_000 + n))
+            images.publish(tiny)
+            prompts.publish(stray)
             time.sleep(0.001)
 
     thread = threading.Thread(target=load, daemon=True)
@@ -353,17 +274,13 @@ def test_every_parameter_has_a_value_so_a_dump_lists_them_all(driver):
     them is unset. The empty-list parameters were declared by type and left unset: the dump was
     ``{}`` and ``ros2 param get depth_topics`` said "Parameter not set"."""
     from rcl_interfaces.msg import ParameterType
-    from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters
-    from rclpy.parameter import Parameter
+    from rcl_interfaces.srv import GetParameters, ListParameters
 
     from sam2_ros.node.params import PARAMETERS
 
-    listed = driver.client.call(ListParameters, driver.proc.topic("sam2_ros/list_parameters"), ListParameters.Request())
-    names = list(listed.result.names)
+    names = list(driver.call(ListParameters, "sam2_ros/list_parameters").result.names)
     assert {spec.name for spec in PARAMETERS} <= set(names)
-    values = driver.client.call(
-        GetParameters, driver.proc.topic("sam2_ros/get_parameters"), GetParameters.Request(names=names)
-    ).values
+    values = driver.call(GetParameters, "sam2_ros/get_parameters", GetParameters.Request(names=names)).values
     assert len(values) == len(names)
     unset = [name for name, value in zip(names, values) if value.type == ParameterType.PARAMETER_NOT_SET]
     assert unset == []
@@ -372,9 +289,7 @@ def test_every_parameter_has_a_value_so_a_dump_lists_them_all(driver):
         assert by_name[name].type == ParameterType.PARAMETER_STRING_ARRAY
         assert list(by_name[name].string_array_value) == []
     # they stay read-only and string arrays
-    change = Parameter("depth_topics", Parameter.Type.STRING_ARRAY, ["x"]).to_parameter_msg()
-    request = SetParameters.Request(parameters=[change])
-    result = driver.client.call(SetParameters, driver.proc.topic("sam2_ros/set_parameters"), request).results[0]
+    result = driver.set_parameter("depth_topics", ["x"])
     assert not result.successful and "read-only" in result.reason
 
 

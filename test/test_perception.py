@@ -10,13 +10,13 @@ is built from.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from ros_harness import NodeProcess, image_msg, mask_array, prompt_msg, publish_until, wait_until
+from ros_harness import mask_array, prompt_msg, running_node, wait_until
 
 from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.engine import image_ops
@@ -44,66 +44,21 @@ def detection_array(stamp_sec: int, boxes: list[tuple[tuple[float, float, float,
     return msg
 
 
-class Graph:
-    """A node process and this test's publishers and subscribers around it (one stream)."""
+INPUTS = ("image", "prompt", "image_mouse_left", "overlay_mouse_left")  # and "detections" with vision_msgs
+OUTPUTS = ("tracked_objects", "mask")  # and "tracked_detections", "label_info" with vision_msgs
 
-    def __init__(self, client, node: NodeProcess, vision: bool = True):
-        from geometry_msgs.msg import Point
 
-        self.client, self.node, self.stamp = client, node, 0
-        self.topics = {"image": client.types["image"], "prompt": client.types["prompt"]}
-        self.topics.update({"image_mouse_left": Point, "overlay_mouse_left": Point})
-        if vision:
-            from vision_msgs.msg import Detection2DArray, LabelInfo
-
-            self.topics["detections"] = Detection2DArray
-            client.subscribe(node.topic("tracked_detections"), Detection2DArray)
-            client.subscribe(node.topic("label_info"), LabelInfo)
-        for name, msg_type in self.topics.items():
-            client.publisher(node.topic(name), msg_type, reliable=name != "detections")
-        client.subscribe(node.topic("tracked_objects"), client.types["objects"])
-        client.subscribe(node.topic("mask"), client.types["image"])
-        client.subscribe("/diagnostics", client.types["diag"])
-        client.wait_for_subscribers(node.topic("image"), TIMEOUT)
-        warm_up = generate_clip(0, num_frames=1).frames[0]
-        self.stamp = 1
-        publish_until(
-            lambda: self.publish("image", image_msg(warm_up, 1)),
-            lambda: self.outputs_of(1),
-            TIMEOUT,
-            "the node's first output",
-        )
-        for name in self.topics:
-            client.wait_for_subscribers(node.topic(name), TIMEOUT)
-
-    def publish(self, name: str, msg: Any) -> None:
-        self.client.publisher(self.node.topic(name), self.topics[name]).publish(msg)
-
-    def reset(self) -> None:
-        from std_srvs.srv import Trigger
-
-        response = self.client.call(Trigger, self.node.topic("sam2_ros/reset"), Trigger.Request())
-        assert response.success, response.message
-        self.client.clear()
-
-    def messages(self, name: str) -> list[Any]:
-        return self.client.messages(self.node.topic(name))
-
-    def outputs_of(self, stamp: int, name: str = "tracked_objects") -> Any:
-        found = [m for m in self.messages(name) if m.header.stamp.sec == stamp]
-        return found[-1] if found else None
-
-    def frame(self, rgb: np.ndarray, then: Callable[[int], None] | None = None) -> Any:
-        """Publish a frame (and ``then(stamp)``: its prompts or detections); its tracked_objects."""
-        self.stamp += 1
-        stamp = self.stamp
-        self.publish("image", image_msg(rgb, stamp))
-        if then is not None:
-            then(stamp)
-        return wait_until(lambda: self.outputs_of(stamp), TIMEOUT, f"outputs of the frame stamped {stamp}")
-
-    def diagnostics(self) -> dict[str, str]:
-        return self.client.diagnostics(self.node.ns)
+@contextlib.contextmanager
+def graph_node(client, log_dir, model_dir, params=None, *, vision: bool = True, env=None):
+    """A node in its process with this test's publishers and subscribers around it (one stream;
+    ``vision``: those of vision_msgs too), once it answered a first frame."""
+    inputs = INPUTS + (("detections",) if vision else ())
+    outputs = OUTPUTS + (("tracked_detections", "label_info") if vision else ())
+    with running_node(
+        client, log_dir, model_dir, params, env=env, inputs=inputs, outputs=outputs, timeout=TIMEOUT
+    ) as graph:  # fmt: skip
+        graph.frame(generate_clip(0, num_frames=1).frames[0], resend=True)
+        yield graph
 
 
 def ids_and_labels(objects_msg) -> dict[int, str]:
@@ -117,16 +72,15 @@ def clip():
 
 @pytest.fixture(scope="module")
 def graph(shipped_dir, tmp_path_factory, client):
-    node = NodeProcess(tmp_path_factory.mktemp("perception"), shipped_dir, {"max_objects": 4})
-    yield Graph(client, node)
-    assert node.stop() == 0, node.log()[-3000:]
+    with graph_node(client, tmp_path_factory.mktemp("perception"), shipped_dir, {"max_objects": 4}) as graph:
+        yield graph
 
 
 def gt_detections(clip, t: int, ids=(1, 2)) -> list:
     return [(clip.box(i, t), clip.kinds[i], 0.9) for i in ids]
 
 
-def counters(graph: Graph) -> dict[str, int]:
+def counters(graph) -> dict[str, int]:
     """The detection counters of the node's diagnostics (cumulative since it started)."""
     keys = ("detection_arrays", "objects_added_by_detections", "objects_reseeded")
     diag = wait_until(lambda: all(k in (d := graph.diagnostics()) for k in keys) and d, TIMEOUT, "diagnostics")
@@ -134,9 +88,9 @@ def counters(graph: Graph) -> dict[str, int]:
 
 
 def test_a_detector_adds_labelled_objects_and_a_detection_of_a_tracked_object_adds_nothing(graph, clip):
-    graph.reset()
+    graph.start_over()
     start = counters(graph)
-    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0))))
+    graph.frame(clip.frames[0], then=lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0))))
     objs = wait_until(
         lambda: len((m := graph.frame(clip.frames[1])).objects) == 2 and m, TIMEOUT, "two objects from detections"
     )
@@ -156,7 +110,7 @@ def test_a_detector_adds_labelled_objects_and_a_detection_of_a_tracked_object_ad
     for t in range(2, 4):
         graph.frame(clip.frames[t])
     extra = ((10.0, 10.0, 40.0, 40.0), "thing", 0.8)
-    graph.frame(clip.frames[4], lambda s: graph.publish("detections", detection_array(s, [*noisy, extra])))
+    graph.frame(clip.frames[4], then=lambda s: graph.publish("detections", detection_array(s, [*noisy, extra])))
     objs = wait_until(lambda: len((m := graph.frame(clip.frames[5])).objects) == 3 and m, TIMEOUT, "a third object")
     assert ids_and_labels(objs) == {1: clip.kinds[1], 2: clip.kinds[2], 3: "thing"}
     for t in range(6, 9):
@@ -170,14 +124,16 @@ def test_a_detector_adds_labelled_objects_and_a_detection_of_a_tracked_object_ad
 def test_tracked_detections_and_label_info_match_tracked_objects(graph, clip, client):
     from vision_msgs.msg import LabelInfo
 
-    graph.reset()
-    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,)))))
+    graph.start_over()
+    graph.frame(
+        clip.frames[0], then=lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,))))
+    )
     new_object = prompt_msg(0, graph.stamp + 1, points=[clip.first_visible_point(2, 1)], labels=[1])  # id 0: new
-    graph.frame(clip.frames[1], lambda s: graph.publish("prompt", new_object))
+    graph.frame(clip.frames[1], then=lambda s: graph.publish("prompt", new_object))
     stamps = [graph.frame(clip.frames[t]).header.stamp.sec for t in range(2, 5)]
     for stamp in stamps:
-        objs = graph.outputs_of(stamp)
-        dets = wait_until(lambda s=stamp: graph.outputs_of(s, "tracked_detections"), TIMEOUT, "tracked_detections")
+        objs = graph.output(stamp, wait=False)
+        dets = graph.output(stamp, "tracked_detections")
         assert dets.header == objs.header
         visible = {o.object_id: o for o in objs.objects if o.visible}
         assert visible and sorted(int(d.id) for d in dets.detections) == sorted(visible)
@@ -197,7 +153,7 @@ def test_tracked_detections_and_label_info_match_tracked_objects(graph, clip, cl
     late: list[Any] = []
     sub = client.node.create_subscription(
         LabelInfo,
-        graph.node.topic("label_info"),
+        graph.topic("label_info"),
         late.append,
         QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
     )
@@ -208,49 +164,44 @@ def test_tracked_detections_and_label_info_match_tracked_objects(graph, clip, cl
         client.node.destroy_subscription(sub)
 
 
-def set_parameter(graph: Graph, name: str, value: float) -> None:
-    from rcl_interfaces.srv import SetParameters
-    from rclpy.parameter import Parameter
-
-    request = SetParameters.Request(parameters=[Parameter(name, Parameter.Type.DOUBLE, value).to_parameter_msg()])
-    result = graph.client.call(SetParameters, graph.node.topic("sam2_ros/set_parameters"), request).results[0]
-    assert result.successful, result.reason
-
-
 def test_a_present_object_without_mask_pixels_is_not_visible_in_any_output(graph, clip):
     """SAM 2 says "present" (presence > 0.5) but no pixel passes the mask threshold: tracked_objects
     said visible with area 0 and a zero box, while tracked_detections left it out. Now no output
     calls it visible."""
-    graph.reset()
-    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,)))))
+    graph.start_over()
+    graph.frame(
+        clip.frames[0], then=lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,))))
+    )
     tracked = graph.frame(clip.frames[1])
     assert [(o.object_id, o.visible) for o in tracked.objects] == [(1, True)]
-    set_parameter(graph, "mask_threshold", 20.0)  # no logit is that high: every mask is empty
+    result = graph.set_parameter("mask_threshold", 20.0)  # no logit is that high: every mask is empty
+    assert result.successful, result.reason
     try:
         objs = graph.frame(clip.frames[2])
         stamp = objs.header.stamp.sec
         [obj] = objs.objects
         assert obj.presence_probability > 0.5 and obj.area == 0  # present by SAM 2's score, no pixels
         assert not obj.visible and obj.bbox.width == 0
-        dets = wait_until(lambda: graph.outputs_of(stamp, "tracked_detections"), TIMEOUT, "tracked_detections")
+        dets = graph.output(stamp, "tracked_detections")
         assert list(dets.detections) == []
-        mask = wait_until(lambda: graph.outputs_of(stamp, "mask"), TIMEOUT, "the mask")
+        mask = graph.output(stamp, "mask")
         assert not mask_array(mask).any()
     finally:
-        set_parameter(graph, "mask_threshold", 0.0)
+        result = graph.set_parameter("mask_threshold", 0.0)
+        assert result.successful, result.reason
     assert [o.visible for o in graph.frame(clip.frames[3]).objects] == [True]
 
 
 def test_a_click_on_image_mouse_left_or_overlay_mouse_left_adds_an_object(graph, clip):
     from geometry_msgs.msg import Point
 
-    graph.reset()
+    graph.start_over()
     graph.frame(clip.frames[0])
     x, y = clip.first_visible_point(1, 0)
     graph.publish("image_mouse_left", Point(x=x, y=y, z=0.0))
     objs = wait_until(lambda: (m := graph.frame(clip.frames[1])).objects and m, TIMEOUT, "the clicked object")
     assert ids_and_labels(objs) == {1: ""} and objs.objects[0].visible
-    mask = mask_array(graph.outputs_of(objs.header.stamp.sec, "mask"))
+    mask = mask_array(graph.output(objs.header.stamp.sec, "mask"))
     assert mask[int(round(y)), int(round(x))] == 1  # the clicked pixel is the new object's
     x, y = clip.first_visible_point(2, 1)
     graph.publish("overlay_mouse_left", Point(x=x, y=y, z=0.0))  # a click on the overlay, where the masks show
@@ -261,8 +212,10 @@ def test_a_click_on_image_mouse_left_or_overlay_mouse_left_adds_an_object(graph,
 def test_bad_detections_and_clicks_are_dropped_and_tracking_goes_on(graph, clip):
     from geometry_msgs.msg import Point
 
-    graph.reset()
-    graph.frame(clip.frames[0], lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,)))))
+    graph.start_over()
+    graph.frame(
+        clip.frames[0], then=lambda s: graph.publish("detections", detection_array(s, gt_detections(clip, 0, (1,))))
+    )
     before = wait_until(lambda: (m := graph.frame(clip.frames[1])).objects and m, TIMEOUT, "the detected object")
     w, h = float(clip.frames.shape[2]), float(clip.frames.shape[1])
     bad = [
@@ -280,8 +233,8 @@ def test_bad_detections_and_clicks_are_dropped_and_tracking_goes_on(graph, clip)
         objs = graph.frame(clip.frames[t])
         assert ids_and_labels(objs) == ids_and_labels(before)
     expected = ("NaN", "not positive", "lies outside the", "matches no image received", "click (", "click dropped")
-    wait_until(lambda: all(e in graph.node.log() for e in expected), TIMEOUT, f"warnings naming {expected}")
-    assert graph.node.alive()
+    wait_until(lambda: all(e in graph.proc.log() for e in expected), TIMEOUT, f"warnings naming {expected}")
+    assert graph.proc.alive()
 
 
 LOST_AFTER = 4
@@ -303,13 +256,11 @@ def test_a_detector_at_10_hz_on_crossing_objects_makes_no_duplicates(shipped_dir
     from sam2_ros.tools.demo.scripted_detector import detect
     from sam2_ros.tools.demo.scripted_detector import detection_array as scripted_array
 
-    node = NodeProcess(tmp_path_factory.mktemp("detector_10hz"), shipped_dir, {"max_objects": 20})
-    try:
-        graph = Graph(client, node)
+    with graph_node(client, tmp_path_factory.mktemp("detector_10hz"), shipped_dir, {"max_objects": 20}) as graph:
         extra = {}
         for seed in DETECTOR_CLIPS:
             clip = generate_clip(seed, num_frames=DETECTOR_FRAMES, height=480, width=640, num_objects=3)
-            graph.reset()
+            graph.start_over()
             seen: set[int] = set()
             detected: set[int] = set()
             for t in range(DETECTOR_FRAMES):
@@ -322,7 +273,7 @@ def test_a_detector_at_10_hz_on_crossing_objects_makes_no_duplicates(shipped_dir
                     header.stamp.sec = stamp
                     graph.publish("detections", scripted_array(detections, header))
 
-                objs = graph.frame(clip.frames[t], send)
+                objs = graph.frame(clip.frames[t], then=send)
                 seen |= {o.object_id for o in objs.objects}
                 time.sleep(max(0.0, DETECTOR_PERIOD_S - (time.monotonic() - start)))
             time.sleep(0.5)  # the last frame's detections
@@ -330,40 +281,39 @@ def test_a_detector_at_10_hz_on_crossing_objects_makes_no_duplicates(shipped_dir
             seen |= {o.object_id for o in last.objects}
             extra[seed] = len(seen) - len(detected)
         assert extra == {seed: 0 for seed in DETECTOR_CLIPS}, f"objects beyond the detected ones, per clip: {extra}"
-    finally:
-        assert node.stop() == 0, node.log()[-3000:]
 
 
 @pytest.fixture(scope="module")
 def hidden_graph(model_small_occluded, tmp_path_factory, client):
     """A node whose model reads every object as not visible: objects are lost after LOST_AFTER frames."""
     params = {"lost_after_frames": LOST_AFTER}
-    node = NodeProcess(tmp_path_factory.mktemp("lost"), model_small_occluded.model_dir, params)
-    yield Graph(client, node)
-    assert node.stop() == 0, node.log()[-3000:]
+    with graph_node(client, tmp_path_factory.mktemp("lost"), model_small_occluded.model_dir, params) as graph:
+        yield graph
 
 
 def test_a_lost_object_is_reseeded_by_a_detection_and_keeps_its_id(hidden_graph, clip):
     """Detections reach the node while it tracks frame t or just after: the object has been hidden
     for t or t + 1 frames then (its prompt frame included)."""
     g = hidden_graph
-    g.reset()
+    g.start_over()
     cup = [(clip.box(1, 0), "cup", 0.9)]
-    g.frame(clip.frames[0], lambda s: g.publish("detections", detection_array(s, cup)))
+    g.frame(clip.frames[0], then=lambda s: g.publish("detections", detection_array(s, cup)))
     objs = wait_until(lambda: (m := g.frame(clip.frames[1])).objects and m, TIMEOUT, "the detected object")
     assert ids_and_labels(objs) == {1: "cup"} and not objs.objects[0].visible
     # hidden for fewer than LOST_AFTER frames: a detection of it is left to SAM 2, no duplicate
-    g.frame(clip.frames[2], lambda s: g.publish("detections", detection_array(s, cup)))
+    g.frame(clip.frames[2], then=lambda s: g.publish("detections", detection_array(s, cup)))
     for t in range(3, LOST_AFTER + 3):
         g.frame(clip.frames[t])
     # lost: the same detection re-seeds it under its id
-    g.frame(clip.frames[LOST_AFTER + 3], lambda s: g.publish("detections", detection_array(s, cup)))
+    g.frame(clip.frames[LOST_AFTER + 3], then=lambda s: g.publish("detections", detection_array(s, cup)))
     for t in range(LOST_AFTER + 4, LOST_AFTER + 6):
         assert ids_and_labels(g.frame(clip.frames[t])) == {1: "cup"}
     expected = {"detection_arrays": 3, "objects_added_by_detections": 1, "objects_reseeded": 1}
     wait_until(lambda: counters(g) == expected, TIMEOUT, f"counters {expected}")
     # a detection of another class where the cup was is a new object
-    g.frame(clip.frames[11], lambda s: g.publish("detections", detection_array(s, [(clip.box(1, 0), "bowl", 0.9)])))
+    g.frame(
+        clip.frames[11], then=lambda s: g.publish("detections", detection_array(s, [(clip.box(1, 0), "bowl", 0.9)]))
+    )
     objs = wait_until(lambda: len((m := g.frame(clip.frames[12])).objects) == 2 and m, TIMEOUT, "the bowl")
     assert ids_and_labels(objs) == {1: "cup", 2: "bowl"}
 
@@ -379,22 +329,16 @@ def test_corrections_persist_as_conditioning_frames_and_match_meta(model_small, 
     prompts = {0: ([clip.first_visible_point(1)], [1]), correction: ([clip.first_visible_point(2, correction)], [0])}
     # speck_fraction 0: the node publishes SAM 2's raw masks, compared pixel for pixel with Meta's
     params = {"corrections_as_conditioning": True, "speck_fraction": 0.0}
-    node = NodeProcess(tmp_path_factory.mktemp("corrections"), model_small.model_dir, params)
-    try:
-        g = Graph(client, node, vision=False)
-        g.reset()
+    with graph_node(client, tmp_path_factory.mktemp("corrections"), model_small.model_dir, params, vision=False) as g:
+        g.start_over()
         masks = []
         for t in range(last + 1):
             then = None
             if t in prompts:
                 points, labels = prompts[t]
                 then = lambda s, p=points, lb=labels: g.publish("prompt", prompt_msg(1, s, points=p, labels=lb))  # noqa: E731
-            objs = g.frame(clip.frames[t], then)
-            masks.append(
-                mask_array(wait_until(lambda s=objs.header.stamp.sec: g.outputs_of(s, "mask"), TIMEOUT, "mask"))
-            )
-    finally:
-        assert node.stop() == 0, node.log()[-3000:]
+            objs = g.frame(clip.frames[t], then=then)
+            masks.append(mask_array(g.output(objs.header.stamp.sec, "mask")))
 
     def meta_masks(as_conditioning: bool) -> list[np.ndarray]:
         predictor = build_official_predictor(
@@ -431,17 +375,15 @@ def test_without_vision_msgs_the_features_are_off_with_one_warning(shipped_dir, 
     import os
 
     path = os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])
-    node = NodeProcess(tmp_path_factory.mktemp("novision"), shipped_dir, env={"PYTHONPATH": path})
-    try:
-        g = Graph(client, node, vision=False)
-        g.reset()
-        g.frame(clip.frames[0], lambda s: g.publish("prompt", prompt_msg(1, s, box=clip.box(1, 0))))
+    with graph_node(
+        client, tmp_path_factory.mktemp("novision"), shipped_dir, vision=False, env={"PYTHONPATH": path}
+    ) as g:
+        g.start_over()
+        g.frame(clip.frames[0], then=lambda s: g.publish("prompt", prompt_msg(1, s, box=clip.box(1, 0))))
         objs = wait_until(lambda: (m := g.frame(clip.frames[1])).objects and m, TIMEOUT, "the prompted object")
         assert ids_and_labels(objs) == {1: ""}
         time.sleep(1.0)
         topics = {name for name, _ in client.node.get_topic_names_and_types()}
-        assert node.topic("tracked_objects") in topics
-        assert not {node.topic("tracked_detections"), node.topic("label_info")} & topics
-        assert node.log().count("vision_msgs is not installed") == 1
-    finally:
-        assert node.stop() == 0, node.log()[-3000:]
+        assert g.topic("tracked_objects") in topics
+        assert not {g.topic("tracked_detections"), g.topic("label_info")} & topics
+        assert g.proc.log().count("vision_msgs is not installed") == 1

@@ -18,19 +18,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from ros_harness import (
-    PARAMS_FILE,
-    Client,
-    mask_array,
-    prompt_msg,
-    publish_until,
-    ros_client,
-    ros_environment,
-    wait_until,
-)
+from ros_harness import PARAMS_FILE, NodeDriver, image_msg, mask_array, ros_client, ros_environment
 
 from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.node import transport
@@ -121,38 +111,14 @@ def node_environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-class Camera:
-    """Publishes frames to one node and collects its outputs by stamp."""
+def camera_driver(client, namespace: str) -> NodeDriver:
+    """The node in ``namespace`` fed by this camera: rgb8 images with ``qos_profile_sensor_data``
+    (what camera drivers use), prompts; its tracked_objects and masks collected (once it subscribes)."""
+    from rclpy.qos import qos_profile_sensor_data
 
-    def __init__(self, client: Client, namespace: str):
-        from rclpy.qos import qos_profile_sensor_data
-        from sam2_ros.msg import Prompt, TrackedObjectArray
-        from sensor_msgs.msg import Image
-
-        self.client, self.ns = client, namespace
-        self.image_pub = client.node.create_publisher(Image, f"{namespace}/image", qos_profile_sensor_data)
-        self.prompt_pub = client.publisher(f"{namespace}/prompt", Prompt)
-        client.subscribe(f"{namespace}/mask", Image)
-        client.subscribe(f"{namespace}/tracked_objects", TrackedObjectArray)
-
-    def wait_for_the_node(self) -> None:
-        wait_until(lambda: self.image_pub.get_subscription_count() > 0, TIMEOUT, "the node's image subscription")
-        self.client.wait_for_subscribers(f"{self.ns}/prompt", TIMEOUT)
-
-    def publish(self, rgb: np.ndarray, stamp: int) -> None:
-        from sensor_msgs.msg import Image
-
-        msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3)
-        msg.header.stamp.sec = stamp
-        msg.header.frame_id = "camera"
-        msg.data = rgb.tobytes()
-        self.image_pub.publish(msg)
-
-    def outputs(self, stamp: int) -> tuple | None:
-        """(tracked objects, mask) of the frame stamped ``stamp``, once both arrived."""
-        objs = [m for m in self.client.messages(f"{self.ns}/tracked_objects") if m.header.stamp.sec == stamp]
-        masks = [m for m in self.client.messages(f"{self.ns}/mask") if m.header.stamp.sec == stamp]
-        return (objs[-1], masks[-1]) if objs and masks else None
+    return NodeDriver(
+        client, namespace, outputs=("tracked_objects", "mask"), qos={"image": qos_profile_sensor_data}, timeout=TIMEOUT
+    )
 
 
 LIMIT = transport.socket_buffer_limit()
@@ -164,27 +130,21 @@ LIMIT = transport.socket_buffer_limit()
 )
 def test_camera_frames_arrive_best_effort_with_the_shipped_defaults(camera, model_small, tmp_path):
     """640x480 and 1280x720 rgb8, best effort: every frame is tracked and its mask comes back."""
-    from std_srvs.srv import Trigger
-
     ns = f"/transport{os.getpid()}"
     log = tmp_path / "node.log"
     proc = start_node(model_small.model_dir, ns, node_environment(), log)
     try:
-        cam = Camera(camera, ns)
-        cam.wait_for_the_node()
+        cam = camera_driver(camera, ns)
         for n, (height, width) in enumerate(CAMERA_SIZES):
             clip = generate_clip(5 + n, num_frames=6, height=height, width=width, num_objects=1)
-            first = 1000 * (n + 1)
-            response = camera.call(Trigger, f"{ns}/sam2_ros/reset", Trigger.Request())
+            response = cam.reset()
             assert response.success, response.message
-            # the first frame again until it is tracked: a just-matched reader may miss the first sample
-            publish_until(
-                lambda: cam.publish(clip.frames[0], first), lambda: cam.outputs(first), TIMEOUT, "a first frame"
-            )
-            cam.prompt_pub.publish(prompt_msg(1, first, box=clip.box(1)))
+            # the first frame again (newer stamps) until it is tracked: a just-matched reader may miss the first sample
+            tracked = cam.frame(clip.frames[0], stamp=1000 * (n + 1), resend=True)
+            cam.prompt(object_id=1, stamp=tracked.header.stamp.sec, box=clip.box(1))
             for t in range(1, len(clip.frames)):  # each once, as a camera does: none may be lost
-                cam.publish(clip.frames[t], first + t)
-                objects, mask = wait_until(lambda s=first + t: cam.outputs(s), TIMEOUT, f"{width}x{height} frame {t}")
+                objects = cam.frame(clip.frames[t])
+                mask = cam.output(cam.stamp, "mask")
                 assert (objects.height, objects.width) == (height, width)
                 assert [o.object_id for o in objects.objects] == [1]
                 assert mask.encoding == "mono8" and mask_array(mask).shape == (height, width)
@@ -201,16 +161,15 @@ def test_without_the_profile_large_best_effort_frames_are_lost(camera, model_sma
     log = tmp_path / "node.log"
     proc = start_node(model_small.model_dir, ns, node_environment(FASTDDS_BUILTIN_TRANSPORTS="DEFAULT"), log)
     try:
-        cam = Camera(camera, ns)
-        cam.wait_for_the_node()
+        cam = camera_driver(camera, ns)
         small = generate_clip(3, num_frames=1, height=240, width=320, num_objects=1).frames[0]
-        publish_until(lambda: cam.publish(small, 1), lambda: cam.outputs(1), TIMEOUT, "a 320x240 frame")
+        cam.frame(small, resend=True)  # a 320x240 frame
         vga = generate_clip(3, num_frames=8, height=480, width=640, num_objects=1)
         for t, rgb in enumerate(vga.frames):
-            cam.publish(rgb, 100 + t)
+            cam.publish("image", image_msg(rgb, 100 + t))
             time.sleep(0.25)
         time.sleep(5.0)
-        arrived = [t for t in range(len(vga.frames)) if cam.outputs(100 + t)]
+        arrived = [t for t in range(len(vga.frames)) if cam.output(100 + t, wait=False)]
         assert len(arrived) <= 2, f"{len(arrived)} of 8 VGA frames arrived without the profile"
         assert "transport: the user's setting FASTDDS_BUILTIN_TRANSPORTS=DEFAULT" in log.read_text()
     finally:
