@@ -8,16 +8,19 @@ the case that failed (issue 12, item 11): a default writer on the same host send
 512 KiB shared-memory segment and larger best-effort samples never arrive whole. Only the node
 side changes: it applies ``config/fastdds_image_input.xml`` itself (sam2_ros/node/transport.py).
 The control node keeps Fast DDS's defaults (a user's ``FASTDDS_BUILTIN_TRANSPORTS=DEFAULT``,
-which the node must not override) and shows the frames do not arrive without the profile.
+which the node must not override) and shows the frames do not arrive without the profile; its
+large frames come from a camera process of its own (a fresh participant with the defaults).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
-from ros_harness import NodeDriver, image_msg, mask_array, ros_client, ros_environment
+from ros_harness import NodeDriver, mask_array, ros_client, ros_environment
 
 from sam2_ros.clips.synthetic import generate_clip
 from sam2_ros.node import transport
@@ -26,21 +29,35 @@ from sam2_ros.tools.node_process import start_node, stop_process
 TIMEOUT = 30.0
 CAMERA_SIZES = [(480, 640), (720, 1280)]
 FAST_DDS_VARIABLES = (*transport.USER_SETTINGS, "SKIP_DEFAULT_XML_FILE", "RMW_IMPLEMENTATION")
+# A camera driver of its own, with Fast DDS's defaults: it waits for the node's image subscription,
+# then publishes ``count`` 640x480 rgb8 frames (stamps ``first``, ``first + 1``, ...) best effort at 4 Hz.
+UNCONFIGURED_CAMERA = """
+import sys, time
+import numpy as np
+import rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from sam2_ros.clips.synthetic import generate_clip
+
+topic, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rclpy.init()
+node = rclpy.create_node("unconfigured_camera")
+pub = node.create_publisher(Image, topic, qos_profile_sensor_data)
+deadline = time.monotonic() + 30
+while pub.get_subscription_count() == 0:
+    assert time.monotonic() < deadline, "the node never subscribed to " + topic
+    time.sleep(0.05)
+for t, rgb in enumerate(generate_clip(3, num_frames=count, height=480, width=640, num_objects=1).frames):
+    msg = Image(height=480, width=640, encoding="rgb8", step=640 * 3, data=np.ascontiguousarray(rgb).tobytes())
+    msg.header.stamp.sec, msg.header.frame_id = first + t, "camera"
+    pub.publish(msg)
+    time.sleep(0.25)
+time.sleep(1.0)  # the last samples leave before the participant goes
+node.destroy_node()
+rclpy.shutdown()
+"""
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------- over DDS
 @pytest.fixture(scope="module")
 def camera():
     """This process as an unconfigured camera driver: Fast DDS defaults, best-effort sensor QoS."""
@@ -110,12 +127,15 @@ def test_without_the_profile_large_best_effort_frames_are_lost(camera, model_sma
         cam = camera_driver(camera, ns)
         small = generate_clip(3, num_frames=1, height=240, width=320, num_objects=1).frames[0]
         cam.frame(small, resend=True)  # a 320x240 frame
-        vga = generate_clip(3, num_frames=8, height=480, width=640, num_objects=1)
-        for t, rgb in enumerate(vga.frames):
-            cam.publish("image", image_msg(rgb, 100 + t))
-            time.sleep(0.25)
+        # the VGA frames from a camera process of its own: a fresh Fast DDS participant with the
+        # defaults, as an unconfigured camera driver is (this process's participant has a history)
+        camera_process = subprocess.run(
+            [sys.executable, "-c", UNCONFIGURED_CAMERA, f"{ns}/image", "100", "8"],
+            env=node_environment(), capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        assert camera_process.returncode == 0, camera_process.stderr[-3000:]
         time.sleep(5.0)
-        arrived = [t for t in range(len(vga.frames)) if cam.output(100 + t, wait=False)]
+        arrived = [t for t in range(8) if cam.output(100 + t, wait=False)]
         assert len(arrived) <= 2, f"{len(arrived)} of 8 VGA frames arrived without the profile"
         assert "transport: the user's setting FASTDDS_BUILTIN_TRANSPORTS=DEFAULT" in log.read_text()
     finally:
