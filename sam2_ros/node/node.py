@@ -1,7 +1,8 @@
 """The sam2_ros lifecycle node: camera images and prompts in, masks and tracked objects out.
 
-Lifecycle transitions, subscriptions, publishers (from the outputs table, outputs.py), the reset
-service and diagnostics. Callbacks turn each message into a typed command (commands.py) and
+Lifecycle transitions, subscriptions (the command inputs from the inputs table, commands.py),
+publishers (from the outputs table, outputs.py), the reset service and diagnostics. Callbacks turn
+each message into a typed command (the input's converter) and
 only hand images, commands and resets to the `Scheduler` (scheduler.py) under the node's lock and
 never block; one worker thread takes its jobs and runs each on its `Stream` (stream.py), so
 latency does not grow when images come too fast.

@@ -2,7 +2,7 @@
 before the frame, the frame, the commands made on it; then the frame's outputs.
 
 Runs on the node's worker thread only (the engine is not thread-safe). What a command does is in
-handlers.py, how the outputs are built in outputs.py (publish2d.py, publish3d.py); the node
+handlers.py, how the outputs are built in outputs.py (and publish3d.py); the node
 (node.py) owns the lifecycle, the callbacks and the scheduling.
 """
 
