@@ -86,7 +86,6 @@ class Detections:
 Command = AddPrompt | RemoveObject | ResetStream | Click | Detections
 
 
-
 def from_prompt(msg: Prompt) -> AddPrompt | RemoveObject | ResetStream:
     """A Prompt message as a command, its fields that do not depend on the image checked.
 
@@ -200,7 +199,7 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "detections",
         "vision_msgs/msg/Detection2DArray",
-        lambda msg, stream: from_detections(msg, stream),
+        from_detections,
         topics=lambda _image, relative: (relative("detections"),),
         enabled_by="detection_prompts",
         needs_vision=True,

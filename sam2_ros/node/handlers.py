@@ -3,9 +3,8 @@ of one image do to a stream's tracker and object book. Runs on the node's worker
 
 Each handler gets the command and a `Context` (the tracker, the book, the counters, the
 parameter snapshot, a warning callable) and returns the newest frame's result after it, or None
-when it changed no frame. "Which cached frame", "room for a new object"
-and "which id" are answered once each: `Context.cached_frame`, `ObjectBook.room`,
-`ObjectBook.new_id`.
+when it changed no frame. "Which cached frame", "room for a new object" and "which id" are
+answered once each: `Context.cached_frame`, `ObjectBook.room`, `ObjectBook.new_id`.
 """
 
 from __future__ import annotations

@@ -303,7 +303,6 @@ def _typed(name: str, get: Callable[[str], Any]) -> Any:
     return type(SPECS[name].default)(get(name))
 
 
-
 @dataclass(frozen=True)
 class RuntimeParams:
     """The parameters that may change at run time, read once per worker job.

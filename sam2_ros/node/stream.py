@@ -17,7 +17,7 @@ import numpy as np
 from rclpy.publisher import Publisher
 
 from sam2_ros.engine import FrameResult, InvalidInputError, Sam2Tracker
-from sam2_ros.node import conversions  # detections: its handler registers on handle
+from sam2_ros.node import conversions
 from sam2_ros.node.book import ObjectBook, StreamCounters, cached_stamps
 from sam2_ros.node.commands import Command
 from sam2_ros.node.conversions import ConversionError, ImageMsg

@@ -20,10 +20,6 @@ from sam2_ros.clips.synthetic import generate_clip
 TIMEOUT = 30.0
 
 
-
-
-
-
 # ---------------------------------------------------------------------------- the node in its process
 @pytest.fixture(scope="module")
 def clip():
@@ -159,8 +155,6 @@ def test_a_flood_of_prompts_for_unknown_streams_logs_little(driver, clip):
     assert held and sum(held) + len(new_lines) >= 50 + 1
     driver.prompt(object_id=2, box=clip.box(2))  # a valid prompt afterwards works
     assert [o.object_id for o in driver.track(clip, 2).objects] == [2]
-
-
 
 
 LIFECYCLE_CYCLES = 200

@@ -206,14 +206,6 @@ def test_bad_prompts_are_dropped_and_tracking_goes_on(node, clip):
         assert text in log, text
 
 
-
-
-
-
-
-
-
-
 def test_two_cameras_share_one_model(client, model_small, tmp_path, clip):
     params = {"image_topics": ["left/image_raw", "right/image_raw"]}
     with running_node(
@@ -351,7 +343,3 @@ def test_compressed_images(client, model_small, tmp_path, clip):
             "decode warning",
         )  # fmt: skip
         assert node.proc.alive()
-
-
-
-

@@ -51,6 +51,7 @@ def test_the_converters_make_commands_for_their_stream():
     with pytest.raises(ConversionError):
         by_kind["click"].convert(Point(x=math.nan, y=5.0), "left")
     import vision_msgs.msg as vm  # built into the venv by scripts/setup_env.sh
+
     array = vm.Detection2DArray()
     array.detections.append(vm.Detection2D())
     array.detections[0].bbox.size_x = array.detections[0].bbox.size_y = 4.0
