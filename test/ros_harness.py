@@ -212,19 +212,32 @@ class Client:
 
 
 # the node's input topics not named after their output kind (stream prefix aside), and their interfaces
-INPUT_TYPES = {
+CAMERA_INPUT_TYPES = {  # the node's camera inputs; its command inputs come from its INPUTS table
     "image": "sensor_msgs/msg/Image",
     "image_raw": "sensor_msgs/msg/Image",
     "compressed": "sensor_msgs/msg/CompressedImage",
     "depth": "sensor_msgs/msg/Image",
     "camera_info": "sensor_msgs/msg/CameraInfo",
-    "prompt": "sam2_ros/msg/Prompt",
-    "detections": "vision_msgs/msg/Detection2DArray",
-    "image_mouse_left": "geometry_msgs/msg/Point",
-    "overlay_mouse_left": "geometry_msgs/msg/Point",
     "diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
 }
-BEST_EFFORT_INPUTS = ("detections",)  # published best effort, as a detector does (the node's reader is too)
+
+
+def _command_inputs() -> dict[str, tuple[str, bool]]:
+    """The node's command inputs (sam2_ros/node/commands.py), by topic name for a stream on
+    ``image``: their interface and whether they are read reliably."""
+    from sam2_ros.node.commands import INPUTS
+
+    out = {}
+    for source in INPUTS:
+        names = (source.kind,) if source.topics is None else source.topics("image", lambda kind: kind)
+        out.update({name: (source.msg_type, source.reliable) for name in names})
+    return out
+
+
+COMMAND_INPUTS = _command_inputs()
+INPUT_TYPES = {**CAMERA_INPUT_TYPES, **{name: msg_type for name, (msg_type, _) in COMMAND_INPUTS.items()}}
+# published best effort where the node reads best effort, as a detector does
+BEST_EFFORT_INPUTS = tuple(name for name, (_, reliable) in COMMAND_INPUTS.items() if not reliable)
 
 
 @functools.cache
